@@ -1,0 +1,32 @@
+// dsv3: a DeepSeek-V3 inference engine. Subcommands are registered here; a
+// bad flag or value prints one line on stderr and exits with code 2.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dsv3: DeepSeek-V3 inference engine"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("dsv3 0.1.0"));
+  int exit_code = 0;
+  dsv3::cli::add_logits(app, exit_code);
+  dsv3::cli::add_generate(app, exit_code);
+  dsv3::cli::add_inspect(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (char& ch : msg)
+      if (ch == '\n') ch = ' ';
+    std::fprintf(stderr, "dsv3: error: %s (see dsv3 --help)\n", msg.c_str());
+    return 2;
+  }
+  return exit_code;
+}

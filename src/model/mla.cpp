@@ -1,0 +1,105 @@
+#include "model/mla.h"
+
+#include <algorithm>
+
+#include "base/thread_pool.h"
+#include "ops/attention.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
+
+namespace dsv3 {
+
+namespace {
+ops::Rope make_rope(const ModelConfig& c) {
+  const int dim = static_cast<int>(c.qk_rope_head_dim);
+  return c.yarn ? ops::Rope(dim, c.rope_theta, *c.yarn) : ops::Rope(dim, c.rope_theta);
+}
+}  // namespace
+
+MlaAttention::MlaAttention(const ModelConfig& cfg, ThreadPool* pool)
+    : cfg_(cfg), pool_(pool), rope_(make_rope(cfg)), softmax_scale_(static_cast<float>(cfg.softmax_scale())) {}
+
+void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n, int64_t start, LatentCache& cache,
+                           int64_t layer, float* out) {
+  const ModelConfig& c = cfg_;
+  const int64_t hidden = c.hidden_size, nh = c.num_attention_heads;
+  const int64_t nope = c.qk_nope_head_dim, qk = c.qk_head_dim();
+  const int64_t lora = c.kv_lora_rank, cw = c.cache_width(), vd = c.v_head_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  // queries: [n][heads][nope | rope]
+  float* q = q_.get(n * nh * qk);
+  if (w.q_lora) {
+    float* qa = q_a_.get(n * c.q_lora_rank);
+    ops::matmul(w.q_a, x, hidden, n, qa, c.q_lora_rank, pool_);
+    for (int64_t i = 0; i < n; ++i)
+      ops::rmsnorm(qa + i * c.q_lora_rank, w.q_a_norm.data(), c.q_lora_rank, eps, qa + i * c.q_lora_rank);
+    ops::matmul(w.q_b, qa, c.q_lora_rank, n, q, nh * qk, pool_);
+  } else {
+    ops::matmul(w.q, x, hidden, n, q, nh * qk, pool_);
+  }
+
+  // the new cache rows: normalised latent, then k_pe rotated to its position
+  float* kv = kv_.get(n * cw);
+  ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_);
+  cache.reserve(start + n);
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = cache.row(layer, start + i);
+    ops::rmsnorm(kv + i * cw, w.kv_a_norm.data(), lora, eps, row);
+    std::copy(kv + i * cw + lora, kv + (i + 1) * cw, row + lora);
+    rope_.apply(row + lora, start + i);
+  }
+
+  // absorbed queries [n][heads][lora | rope]: q_nope through W_uk^T, q_pe rotated
+  float* q_abs = q_abs_.get(n * nh * cw);
+  const int64_t kvb_rows = nope + vd;
+  pool_->parallel_for(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t h = 0; h < nh; ++h) {
+      const ops::Matrix w_uk = w.kv_b.row_slice(h * kvb_rows, nope);
+      ops::matmul_transposed(w_uk, q + b * nh * qk + h * qk, nh * qk, e - b, q_abs + b * nh * cw + h * cw, nh * cw);
+      for (int64_t i = b; i < e; ++i) {
+        float* qpe = q_abs + (i * nh + h) * cw + lora;
+        std::copy(q + i * nh * qk + h * qk + nope, q + i * nh * qk + (h + 1) * qk, qpe);
+        rope_.apply(qpe, start + i);
+      }
+    }
+  });
+
+  // attention over the latent cache; work items are (token, head), contiguous
+  // heads of one token share each cache row load
+  float* lat = latent_out_.get(n * nh * lora);
+  const int64_t per_thread = ops::shared_kv_attention_scratch(nh);
+  float* scratch = attn_scratch_.get(per_thread * pool_->size());
+  pool_->parallel_for(n * nh, [&](int64_t b, int64_t e, int t) {
+    for (int64_t item = b; item < e;) {
+      const int64_t i = item / nh, h0 = item % nh;
+      const int64_t h1 = std::min(nh, h0 + (e - item));
+      ops::SharedKvAttention a;
+      a.q = q_abs + (i * nh + h0) * cw;
+      a.ldq = cw;
+      a.nq = h1 - h0;
+      a.kv = cache.row(layer, 0);
+      a.ldkv = cw;
+      a.n_kv = start + i + 1;  // causal: itself and everything before
+      a.dk = cw;
+      a.dv = lora;
+      a.scale = softmax_scale_;
+      a.out = lat + (i * nh + h0) * lora;
+      a.ldo = lora;
+      ops::shared_kv_attention(a, scratch + per_thread * t);
+      item += h1 - h0;
+    }
+  });
+
+  // values: each head's latent output through its W_uv, then o_proj
+  float* heads = head_out_.get(n * nh * vd);
+  pool_->parallel_for(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t h = 0; h < nh; ++h) {
+      const ops::Matrix w_uv = w.kv_b.row_slice(h * kvb_rows + nope, vd);
+      ops::matmul(w_uv, lat + (b * nh + h) * lora, nh * lora, e - b, heads + b * nh * vd + h * vd, nh * vd, nullptr);
+    }
+  });
+  ops::matmul(w.o, heads, nh * vd, n, out, hidden, pool_);
+}
+
+}  // namespace dsv3

@@ -1,0 +1,51 @@
+// DeepSeek-V3 feed-forward: the dense SwiGLU MLP and the mixture of experts
+// with sigmoid routing, bias-corrected group-limited top-k and shared experts.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "model/buffer.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace dsv3 {
+class ThreadPool;
+
+// out[n][hidden] = down(silu(gate x) * up x).
+class SwiGlu {
+ public:
+  explicit SwiGlu(ThreadPool* pool) : pool_(pool) {}
+  void forward(const SwiGluWeights& w, const float* x, int64_t n, float* out);
+
+ private:
+  ThreadPool* pool_;
+  Buffer gate_, up_;
+};
+
+struct Routing {
+  std::vector<int32_t> experts;  // [n][top_k]
+  std::vector<float> weights;    // [n][top_k]
+};
+
+// The router of one token: scores s = sigmoid(logits); the choice uses
+// s + bias, limited to the topk_group groups with the best top-2 sums; the
+// weights are the chosen s, normalised, times routed_scaling_factor.
+void route_token(const ModelConfig& cfg, const float* logits, const std::vector<float>& bias, int32_t* experts,
+                 float* weights);
+
+class Moe {
+ public:
+  Moe(const ModelConfig& cfg, ThreadPool* pool);
+  // out[n][hidden] = sum of routed experts + shared experts, for normalised x.
+  void forward(const MoeWeights& w, const float* x, int64_t n, float* out);
+
+ private:
+  const ModelConfig& cfg_;
+  ThreadPool* pool_;
+  SwiGlu mlp_;
+  Buffer logits_, gathered_, expert_out_;
+  Routing routing_;
+  std::vector<std::vector<int64_t>> by_expert_;  // per expert: slots (token * top_k + k)
+};
+
+}  // namespace dsv3

@@ -1,0 +1,59 @@
+// The safetensors format: an 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}}, then the data. Every
+// field is checked against the file so that no view reads outside it.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/mapped_file.h"
+#include "base/status.h"
+#include "tensor/dtype.h"
+
+namespace dsv3 {
+
+struct TensorView {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  const std::byte* data = nullptr;
+  std::size_t nbytes = 0;
+  const std::string* file = nullptr;  // path of the file that holds it
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+std::string shape_str(const std::vector<int64_t>& shape);
+
+class SafetensorsFile {
+ public:
+  static Result<SafetensorsFile> open(const std::string& path);
+  // Parses an in-memory image (tests); `path` is only used in messages.
+  static Result<SafetensorsFile> parse(MappedFile file);
+
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+  const TensorView* find(const std::string& name) const;
+  const std::string& path() const { return *path_; }
+
+ private:
+  MappedFile file_;
+  std::unique_ptr<std::string> path_;  // stable address for TensorView::file
+  std::map<std::string, TensorView> tensors_;
+};
+
+// Writes F32/I32/... tensors to a safetensors file.
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  const void* data;
+};
+Status write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors);
+
+}  // namespace dsv3

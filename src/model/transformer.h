@@ -1,0 +1,47 @@
+// The DeepSeek-V3 decoder: embedding, layers of (RMSNorm, MLA, residual,
+// RMSNorm, dense MLP or MoE, residual), final RMSNorm, lm_head.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "base/status.h"
+#include "model/buffer.h"
+#include "model/latent_cache.h"
+#include "model/mla.h"
+#include "model/model.h"
+#include "model/moe.h"
+
+namespace dsv3 {
+class ThreadPool;
+
+// Sees the residual stream after each layer: k = 0 is the embedding output,
+// k = L the final normalised state. For debugging and the golden tests.
+using LayerObserver = std::function<void(int64_t k, const float* hidden, int64_t n)>;
+
+class Transformer {
+ public:
+  Transformer(const Model& model, ThreadPool* pool);
+
+  const ModelConfig& config() const { return model_.config; }
+  LatentCache make_cache(int64_t capacity = 0) const;
+
+  // Runs ids at positions start..start+n-1 of the sequence held by `cache`
+  // (positions before start must already be there) and writes the final
+  // normalised hidden states to hidden_out [n][hidden_size].
+  Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
+                 const LayerObserver* observer = nullptr);
+
+  // logits[n][vocab] = hidden W_lm^T.
+  void logits(const float* hidden, int64_t n, float* out);
+
+ private:
+  const Model& model_;
+  ThreadPool* pool_;
+  MlaAttention attention_;
+  SwiGlu dense_;
+  Moe moe_;
+  Buffer x_, normed_, branch_;
+};
+
+}  // namespace dsv3

@@ -1,0 +1,72 @@
+// Typed views of every DeepSeek-V3 weight, bound by name and checked against
+// the config. Matrices stay in the checkpoint's mapping in their stored dtype;
+// only the small 1-D vectors (norms, router bias) are widened to f32.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "ops/matrix.h"
+
+namespace dsv3 {
+
+struct SwiGluWeights {
+  ops::Matrix gate, up, down;  // down(silu(gate x) * up x)
+};
+
+struct MoeWeights {
+  ops::Matrix router;               // [n_routed_experts, hidden]
+  std::vector<float> router_bias;   // e_score_correction_bias; steers the choice only
+  std::vector<SwiGluWeights> experts;
+  SwiGluWeights shared;             // all shared experts as one wider MLP
+  bool has_shared = false;
+};
+
+struct AttentionWeights {
+  bool q_lora = false;
+  ops::Matrix q_a, q_b;             // q_lora: x -> q_a -> norm -> q_b
+  std::vector<float> q_a_norm;
+  ops::Matrix q;                    // otherwise: plain q_proj
+  ops::Matrix kv_a;                 // [kv_lora_rank + qk_rope_head_dim, hidden]
+  std::vector<float> kv_a_norm;
+  ops::Matrix kv_b;                 // [heads * (qk_nope + v_head), kv_lora_rank]
+  ops::Matrix o;                    // [hidden, heads * v_head]
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, mlp_norm;
+  AttentionWeights attn;
+  bool is_moe = false;
+  SwiGluWeights mlp;                // dense layers
+  MoeWeights moe;                   // MoE layers
+};
+
+// Multi-token-prediction module (layers past num_hidden_layers): recognised and
+// kept for speculative decoding, not used by the main model.
+struct MtpWeights {
+  LayerWeights layer;
+  std::vector<float> enorm, hnorm, head_norm;
+  ops::Matrix eh_proj, head, embed;
+};
+
+struct Weights {
+  ops::Matrix embed;                // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm;
+  ops::Matrix lm_head;              // [vocab, hidden]
+  std::vector<MtpWeights> mtp;
+};
+
+Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg);
+
+// Parameter and byte counts, for `inspect` and bandwidth figures.
+struct WeightStats {
+  int64_t params = 0, bytes = 0;                // main model (MTP excluded)
+  int64_t active_params = 0, active_bytes = 0;  // read per decoded token
+  int64_t mtp_params = 0, mtp_bytes = 0;
+};
+WeightStats weight_stats(const Weights& w, const ModelConfig& cfg);
+
+}  // namespace dsv3

@@ -1,0 +1,27 @@
+// Attention of several query rows against one shared key/value sequence
+// (multi-query attention) where each value is the first dv entries of its key
+// row. Online softmax over blocks of keys bounds the scratch to the block.
+#pragma once
+#include <cstdint>
+
+namespace dsv3::ops {
+
+struct SharedKvAttention {
+  const float* q = nullptr;   // [nq][dk], rows ldq apart
+  int64_t ldq = 0;
+  int64_t nq = 0;
+  const float* kv = nullptr;  // [n_kv][dk], rows ldkv apart; value = row[0:dv]
+  int64_t ldkv = 0;
+  int64_t n_kv = 0;
+  int64_t dk = 0, dv = 0;
+  float scale = 1.0f;         // applied to q.k before the softmax
+  float* out = nullptr;       // [nq][dv], rows ldo apart
+  int64_t ldo = 0;
+};
+
+// Floats of scratch that shared_kv_attention needs for nq query rows.
+int64_t shared_kv_attention_scratch(int64_t nq);
+
+void shared_kv_attention(const SharedKvAttention& a, float* scratch);
+
+}  // namespace dsv3::ops

@@ -1,0 +1,63 @@
+#include "ops/matmul.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "ops/vec.h"
+
+namespace dsv3::ops {
+
+namespace {
+constexpr int64_t kRowBlock = 16;    // weight rows dequantised together
+constexpr int64_t kTokenBlock = 64;  // activations reused across a row block
+
+// Per-thread f32 staging for a few dequantised weight rows; grows once.
+float* row_scratch(int64_t floats) {
+  thread_local std::vector<float> buf;
+  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(floats);
+  return buf.data();
+}
+
+void matmul_rows(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, int64_t r0,
+                 int64_t r1) {
+  const int64_t k = w.cols;
+  float* stage = row_scratch(kRowBlock * k);
+  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const int64_t nr = std::min(kRowBlock, r1 - rb);
+    for (int64_t r = 0; r < nr; ++r) dequantize_row(w, rb + r, stage + r * k);
+    for (int64_t tb = 0; tb < n; tb += kTokenBlock) {
+      const int64_t te = std::min(n, tb + kTokenBlock);
+      for (int64_t i = tb; i < te; ++i) {
+        const float* xi = x + i * ldx;
+        float* yi = y + i * ldy + rb;
+        for (int64_t r = 0; r < nr; ++r) yi[r] = dot(xi, stage + r * k, k);
+      }
+    }
+  }
+}
+}  // namespace
+
+void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool) {
+  if (pool == nullptr || pool->size() == 1 || w.rows < 2 * kRowBlock) {
+    matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
+    return;
+  }
+  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
+  pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
+    matmul_rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
+  });
+}
+
+void matmul_transposed(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  const int64_t c = w.cols;
+  float* row = row_scratch(c);
+  for (int64_t i = 0; i < n; ++i) std::memset(y + i * ldy, 0, c * sizeof(float));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    dequantize_row(w, r, row);
+    for (int64_t i = 0; i < n; ++i) axpy(x[i * ldx + r], row, y + i * ldy, c);
+  }
+}
+
+}  // namespace dsv3::ops

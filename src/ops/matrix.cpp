@@ -1,0 +1,40 @@
+#include "ops/matrix.h"
+
+#include <cstring>
+
+namespace dsv3::ops {
+
+void dequantize_row(const Matrix& w, int64_t r, float* out) {
+  const int64_t row = w.row0 + r;
+  const int64_t n = w.cols;
+  switch (w.dtype) {
+    case DType::F32:
+      std::memcpy(out, static_cast<const float*>(w.data) + row * n, n * sizeof(float));
+      return;
+    case DType::BF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + row * n;
+      for (int64_t j = 0; j < n; ++j) out[j] = bf16_to_f32(p[j]);
+      return;
+    }
+    case DType::F16: {
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + row * n;
+      for (int64_t j = 0; j < n; ++j) out[j] = f16_to_f32(p[j]);
+      return;
+    }
+    case DType::F8_E4M3: {
+      const uint8_t* p = static_cast<const uint8_t*>(w.data) + row * n;
+      if (w.block_scale == nullptr) {
+        for (int64_t j = 0; j < n; ++j) out[j] = fp8_e4m3_to_f32(p[j]);
+        return;
+      }
+      const float* s = w.block_scale + (row / w.block) * w.scale_cols;
+      for (int64_t j = 0; j < n; ++j) out[j] = fp8_e4m3_to_f32(p[j]) * s[j / w.block];
+      return;
+    }
+    default:
+      std::memset(out, 0, n * sizeof(float));  // integer types are not weights
+      return;
+  }
+}
+
+}  // namespace dsv3::ops

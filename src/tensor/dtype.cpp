@@ -1,0 +1,72 @@
+#include "tensor/dtype.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace dsv3 {
+
+namespace {
+struct Entry {
+  DType type;
+  std::string_view name;
+  std::size_t size;
+};
+constexpr Entry kTypes[] = {
+    {DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
+    {DType::F8_E4M3, "F8_E4M3", 1}, {DType::I32, "I32", 4}, {DType::I64, "I64", 8},
+    {DType::U8, "U8", 1},
+};
+
+std::array<float, 256> make_fp8_table() {
+  std::array<float, 256> t{};
+  for (int v = 0; v < 256; ++v) {
+    const int sign = v >> 7, exp = (v >> 3) & 0xf, man = v & 7;
+    float mag;
+    if (exp == 0xf && man == 7) {
+      mag = std::numeric_limits<float>::quiet_NaN();
+    } else if (exp == 0) {
+      mag = std::ldexp(static_cast<float>(man) / 8.0f, -6);  // subnormal
+    } else {
+      mag = std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+    }
+    t[v] = sign ? -mag : mag;
+  }
+  return t;
+}
+}  // namespace
+
+const std::array<float, 256> kFp8E4M3ToF32 = make_fp8_table();
+
+std::string_view dtype_name(DType t) {
+  for (const auto& e : kTypes)
+    if (e.type == t) return e.name;
+  return "?";
+}
+
+std::optional<DType> dtype_from_name(std::string_view s) {
+  for (const auto& e : kTypes)
+    if (e.name == s) return e.type;
+  return std::nullopt;
+}
+
+std::size_t dtype_size(DType t) {
+  for (const auto& e : kTypes)
+    if (e.type == t) return e.size;
+  return 0;
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  float mag;
+  if (exp == 0) {
+    mag = std::ldexp(static_cast<float>(man), -24);
+  } else if (exp == 31) {
+    mag = man ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  } else {
+    mag = std::ldexp(1.0f + static_cast<float>(man) / 1024.0f, static_cast<int>(exp) - 15);
+  }
+  return sign ? -mag : mag;
+}
+
+}  // namespace dsv3
