@@ -15,6 +15,9 @@ Session::Session(Transformer& model, int64_t chunk)
 Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_logits) {
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n == 0) return {};
+  // all ids checked before any chunk runs, so a bad id leaves the cache as it was
+  for (int32_t id : ids)
+    if (id < 0 || id >= vocab_) return make_error("token id {} is out of range [0, {})", id, vocab_);
   if (all_logits) all_logits->resize(static_cast<std::size_t>(n * vocab_));
   const int64_t step = chunk_ > 0 ? chunk_ : n;
   for (int64_t b = 0; b < n; b += step) {
