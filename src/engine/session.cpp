@@ -25,12 +25,27 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
     states_.resize(std::max<std::size_t>(states_.size(), static_cast<std::size_t>(m * width_)));
     DSV3_RETURN_IF_ERROR(model_.forward(ids.subspan(b, m), pos_, cache_, states_.data()));
     pos_ += m;
+    tokens_.insert(tokens_.end(), ids.begin() + b, ids.begin() + b + m);
     if (all_logits) {
       model_.logits(states_.data(), m, all_logits->data() + b * vocab_);
     }
     if (b + m == n) model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data());
   }
   return {};
+}
+
+void Session::truncate(int64_t n) {
+  n = std::clamp<int64_t>(n, 0, pos_);
+  pos_ = n;
+  tokens_.resize(static_cast<std::size_t>(n));
+}
+
+int64_t Session::reuse_prefix(std::span<const int32_t> ids) {
+  const int64_t limit = std::min<int64_t>(pos_, static_cast<int64_t>(ids.size()) - 1);
+  int64_t k = 0;
+  while (k < limit && tokens_[k] == ids[k]) ++k;
+  truncate(k);
+  return k;
 }
 
 int32_t argmax(const float* v, int64_t n) {

@@ -18,7 +18,13 @@ class Session {
 
   int64_t position() const { return pos_; }
   int64_t vocab_size() const { return vocab_; }
-  void reset() { pos_ = 0; }
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+  void reset() { truncate(0); }
+  // Forgets everything after the first n tokens (their cache rows get overwritten).
+  void truncate(int64_t n);
+  // Keeps the longest common prefix with `ids` (at most ids.size() - 1 tokens,
+  // so that appending the rest yields fresh logits); returns its length.
+  int64_t reuse_prefix(std::span<const int32_t> ids);
 
   // Feeds ids after what is already in the cache. If all_logits is set it
   // receives one row per id ([ids][vocab]); the last row is kept either way.
@@ -27,11 +33,12 @@ class Session {
   const std::vector<float>& last_logits() const { return last_logits_; }
 
  private:
-  Transformer& model_;
+  Transformer& model_;  // a Session can be copied: beams fork this way
   int64_t chunk_;
   int64_t vocab_, width_;
   LatentCache cache_;
   int64_t pos_ = 0;
+  std::vector<int32_t> tokens_;  // what the cache holds, position by position
   std::vector<float> states_, last_logits_;
 };
 

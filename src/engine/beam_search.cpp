@@ -1,0 +1,120 @@
+#include "engine/beam_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+namespace dsv3 {
+
+void log_softmax(const float* logits, int64_t n, std::vector<float>& out) {
+  out.resize(static_cast<std::size_t>(n));
+  const float mx = *std::max_element(logits, logits + n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
+  const double lse = mx + std::log(sum);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(logits[i] - lse);
+}
+
+namespace {
+struct Beam {
+  std::unique_ptr<Session> session;
+  std::vector<int32_t> tokens;
+  double logprob = 0.0;
+  std::vector<float> next_logprobs;
+};
+struct Candidate {
+  double logprob;
+  int beam;
+  int32_t token;
+};
+double normalised(double logprob, std::size_t length, float penalty) {
+  return logprob / std::pow(static_cast<double>(std::max<std::size_t>(length, 1)), penalty);
+}
+}  // namespace
+
+Result<std::vector<Hypothesis>> beam_search(Transformer& model, std::span<const int32_t> prompt,
+                                            const BeamSearchParams& p) {
+  if (p.beams < 1) return make_error("beams must be at least 1, got {}", p.beams);
+  if (prompt.empty()) return make_error("the prompt is empty");
+  const int64_t vocab = model.config().vocab_size;
+  const int n = p.beams;
+  std::vector<Beam> live(1);
+  live[0].session = std::make_unique<Session>(model);
+  DSV3_RETURN_IF_ERROR(live[0].session->append(prompt));
+  log_softmax(live[0].session->last_logits().data(), vocab, live[0].next_logprobs);
+  std::vector<Hypothesis> done;
+  auto is_stop = [&](int32_t t) { return std::find(p.stop_tokens.begin(), p.stop_tokens.end(), t) != p.stop_tokens.end(); };
+  std::vector<int32_t> order(static_cast<std::size_t>(vocab));
+
+  for (int64_t step = 0; step < p.max_tokens && !live.empty(); ++step) {
+    // each beam's 2N best tokens contain every candidate the N best can need, even with stops
+    std::vector<Candidate> cands;
+    for (int b = 0; b < static_cast<int>(live.size()); ++b) {
+      const auto& lp = live[b].next_logprobs;
+      const int64_t k = std::min<int64_t>(2 * n, vocab);
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [&](int32_t a, int32_t c) { return lp[a] > lp[c] || (lp[a] == lp[c] && a < c); });
+      for (int64_t i = 0; i < k; ++i) cands.push_back({live[b].logprob + lp[order[i]], b, order[i]});
+    }
+    std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& c) { return a.logprob > c.logprob; });
+    // the N best extensions continue; stop tokens among them finish a hypothesis
+    std::vector<Candidate> chosen;
+    for (const Candidate& c : cands) {
+      if (static_cast<int>(chosen.size()) >= n) break;
+      if (is_stop(c.token)) {
+        Hypothesis h{live[c.beam].tokens, c.logprob, 0.0, true};
+        h.score = normalised(c.logprob, h.tokens.size() + 1, p.length_penalty);
+        done.push_back(std::move(h));
+        if (static_cast<int>(done.size()) >= n) break;
+        continue;
+      }
+      chosen.push_back(c);
+    }
+    if (static_cast<int>(done.size()) >= n) {
+      // stop when no live beam can still beat the worst kept hypothesis (lengths only grow)
+      std::sort(done.begin(), done.end(), [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
+      done.resize(static_cast<std::size_t>(n));
+      const double best_live =
+          chosen.empty() ? -INFINITY : normalised(chosen[0].logprob, live[chosen[0].beam].tokens.size() + 1, p.length_penalty);
+      if (best_live <= done.back().score) {
+        live.clear();
+        break;
+      }
+    }
+    // fork: a parent with one child hands over its session, others are copied
+    std::vector<int> children(live.size(), 0);
+    for (const Candidate& c : chosen) children[c.beam] += 1;
+    std::vector<Beam> next;
+    next.reserve(chosen.size());
+    for (const Candidate& c : chosen) {
+      Beam& parent = live[c.beam];
+      Beam child;
+      if (--children[c.beam] == 0)
+        child.session = std::move(parent.session);
+      else
+        child.session = std::make_unique<Session>(*parent.session);
+      child.tokens = parent.tokens;
+      child.tokens.push_back(c.token);
+      child.logprob = c.logprob;
+      next.push_back(std::move(child));
+    }
+    live = std::move(next);
+    if (step + 1 < p.max_tokens) {
+      for (Beam& b : live) {
+        DSV3_RETURN_IF_ERROR(b.session->append(std::span<const int32_t>(&b.tokens.back(), 1)));
+        log_softmax(b.session->last_logits().data(), vocab, b.next_logprobs);
+      }
+    }
+  }
+  for (Beam& b : live) {
+    Hypothesis h{b.tokens, b.logprob, normalised(b.logprob, b.tokens.size(), p.length_penalty), false};
+    done.push_back(std::move(h));
+  }
+  std::stable_sort(done.begin(), done.end(), [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
+  if (static_cast<int>(done.size()) > n) done.resize(static_cast<std::size_t>(n));
+  return done;
+}
+
+}  // namespace dsv3

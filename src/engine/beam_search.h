@@ -1,0 +1,35 @@
+// Beam search: keeps the N best partial continuations by total log
+// probability. Beams fork from their parent's session (the latent cache is
+// copied once per fork, or moved when a parent has a single child), so every
+// prefix is computed once.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/session.h"
+
+namespace dsv3 {
+
+struct BeamSearchParams {
+  int beams = 4;
+  int64_t max_tokens = 32;
+  float length_penalty = 1.0f;       // final score = logprob / length^penalty
+  std::vector<int32_t> stop_tokens;  // a beam that picks one is finished
+};
+
+struct Hypothesis {
+  std::vector<int32_t> tokens;  // without the stop token
+  double logprob = 0.0;         // sum over tokens (including the stop token)
+  double score = 0.0;           // length-normalised
+  bool finished = false;        // ended by a stop token
+};
+
+// Returns the hypotheses best first (at most params.beams of them).
+Result<std::vector<Hypothesis>> beam_search(Transformer& model, std::span<const int32_t> prompt,
+                                            const BeamSearchParams& params);
+
+// log softmax of a logits row into out.
+void log_softmax(const float* logits, int64_t n, std::vector<float>& out);
+
+}  // namespace dsv3
