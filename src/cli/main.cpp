@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
   dsv3::cli::add_logits(app, exit_code);
   dsv3::cli::add_generate(app, exit_code);
   dsv3::cli::add_inspect(app, exit_code);
+  dsv3::cli::add_run(app, exit_code);
+  dsv3::cli::add_chat(app, exit_code);
+  dsv3::cli::add_tokenize(app, exit_code);
+  dsv3::cli::add_detokenize(app, exit_code);
+  dsv3::cli::add_chat_template(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -47,12 +47,13 @@ std::size_t StopMatcher::held_back(std::string_view text) const {
   return hold;
 }
 
-Result<GenerationResult> generate(Session& session, const text::Tokenizer& tokenizer, const GenerationRequest& req,
+Result<GenerationResult> generate(Session& session, const text::Tokenizer* tokenizer, const GenerationRequest& req,
                                   const TextSink& sink, const std::atomic<bool>* cancel) {
   using clock = std::chrono::steady_clock;
   if (req.prompt.empty()) return make_error("the prompt is empty");
   if (req.max_tokens < 0) return make_error("max_tokens must not be negative");
   DSV3_RETURN_IF_ERROR(req.sampling.validate(session.vocab_size()));
+  if (!tokenizer && !req.stop.empty()) return make_error("stop strings need a tokenizer");
   GenerationResult r;
   r.prompt_tokens = static_cast<int64_t>(req.prompt.size());
   const auto t0 = clock::now();
@@ -84,7 +85,7 @@ Result<GenerationResult> generate(Session& session, const text::Tokenizer& token
       break;
     }
     const std::size_t before = r.text.size();
-    utf8.push(tokenizer.token_bytes(tok), r.text);
+    if (tokenizer) utf8.push(tokenizer->token_bytes(tok), r.text);
     if (const std::size_t at = stops.find(r.text, before); at != std::string_view::npos) {
       r.text.resize(at);
       emit_until(at);

@@ -44,8 +44,9 @@ struct GenerationResult {
 using TextSink = std::function<bool(std::string_view piece)>;
 
 // Runs req in `session`, reusing the longest prefix of the prompt already in
-// its cache. `cancel` (optional) is polled between tokens.
-Result<GenerationResult> generate(Session& session, const text::Tokenizer& tokenizer, const GenerationRequest& req,
+// its cache. Without a tokenizer there is no text (ids only, no stop
+// strings). `cancel` (optional) is polled between tokens.
+Result<GenerationResult> generate(Session& session, const text::Tokenizer* tokenizer, const GenerationRequest& req,
                                   const TextSink& sink = nullptr, const std::atomic<bool>* cancel = nullptr);
 
 // Finds stop strings in a growing text and says how much of it is final.

@@ -22,7 +22,8 @@ std::size_t Checkpoint::total_bytes() const {
   return n;
 }
 
-Result<Checkpoint> Checkpoint::open(const std::string& dir) {
+Result<Checkpoint> Checkpoint::open(const std::string& dir,
+                                    const std::function<void(std::size_t, std::size_t)>& progress) {
   Checkpoint c;
   c.dir_ = dir;
   std::error_code ec;
@@ -60,6 +61,7 @@ Result<Checkpoint> Checkpoint::open(const std::string& dir) {
   for (const auto& s : shard_names) {
     DSV3_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::open((fs::path(dir) / s).string()));
     c.files_.push_back(std::move(f));
+    if (progress) progress(c.files_.size(), shard_names.size());
   }
   for (const auto& f : c.files_) {
     for (const auto& [name, view] : f.tensors()) {

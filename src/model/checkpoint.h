@@ -1,6 +1,7 @@
 // A Hugging Face checkpoint directory: config.json plus one model.safetensors
 // or shards listed by model.safetensors.index.json, all memory-mapped.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,7 +13,9 @@ namespace dsv3 {
 
 class Checkpoint {
  public:
-  static Result<Checkpoint> open(const std::string& dir);
+  // progress(done, total) after each file is opened and checked.
+  static Result<Checkpoint> open(const std::string& dir,
+                                 const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
 
   const std::string& dir() const { return dir_; }
   const TensorView* find(const std::string& name) const;

@@ -1,6 +1,8 @@
 // A loaded checkpoint: config, mapped tensors and the typed weight views.
 #pragma once
+#include <functional>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "base/status.h"
@@ -15,8 +17,14 @@ struct Model {
   Checkpoint checkpoint;  // owns the mappings the weights point into
   Weights weights;
 
-  // Loads DIR/config.json and the safetensors beside it.
-  static Result<std::unique_ptr<Model>> load(const std::string& dir);
+  // Token ids that end generation: config.json's eos_token_id plus
+  // generation_config.json's, when present.
+  std::vector<int64_t> eos_token_ids;
+
+  // Loads DIR/config.json and the safetensors beside it. progress(done,
+  // total) is called as the weight files are opened and checked.
+  using Progress = std::function<void(std::size_t done, std::size_t total)>;
+  static Result<std::unique_ptr<Model>> load(const std::string& dir, const Progress& progress = nullptr);
 };
 
 }  // namespace dsv3

@@ -2,7 +2,14 @@
 
 namespace dsv3::ops {
 
-float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+// One binary for every x86-64: the loader picks the widest clone the CPU runs.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DSV3_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define DSV3_VECTOR_CLONES
+#endif
+
+DSV3_VECTOR_CLONES float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   constexpr int kLanes = 16;
   float acc[kLanes] = {};
   int64_t i = 0;
@@ -16,15 +23,15 @@ float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   return acc[0] + tail;
 }
 
-void axpy(float a, const float* __restrict x, float* __restrict y, int64_t n) {
+DSV3_VECTOR_CLONES void axpy(float a, const float* __restrict x, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void scale(float a, float* x, int64_t n) {
+DSV3_VECTOR_CLONES void scale(float a, float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= a;
 }
 
-void add(const float* __restrict x, float* __restrict y, int64_t n) {
+DSV3_VECTOR_CLONES void add(const float* __restrict x, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 

@@ -210,6 +210,11 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   }
 }
 
+void Tokenizer::clear_cache() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  cache_.clear();
+}
+
 const std::string& Tokenizer::token_bytes(int32_t id) const {
   static const std::string empty;
   if (id < 0 || id >= vocab_size()) return empty;

@@ -33,6 +33,9 @@ class Tokenizer {
   // The raw bytes one token stands for (may be part of a UTF-8 character).
   const std::string& token_bytes(int32_t id) const;
 
+  // Drops the per-piece memo (benchmarks measure cold encoding with it).
+  void clear_cache() const;
+
   int32_t vocab_size() const { return static_cast<int32_t>(bytes_.size()); }
   bool is_special(int32_t id) const;
   std::optional<int32_t> token_id(std::string_view content) const;  // vocab or added token

@@ -37,7 +37,7 @@ std::string reference_text(int64_t n) {
 TEST(Generation, GreedyTextMatchesReferenceAndStreams) {
   Session s(tiny());
   std::string streamed;
-  auto r = generate(s, tok(), greedy_request(24), [&](std::string_view p) {
+  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view p) {
     streamed += p;
     return true;
   });
@@ -67,7 +67,7 @@ TEST(Generation, StopStringAcrossTokens) {
   req.stop = {"never-appears-\x01", stop};
   Session s(tiny());
   std::string streamed;
-  auto r = generate(s, tok(), req, [&](std::string_view p) {
+  auto r = generate(s, &tok(), req, [&](std::string_view p) {
     streamed += p;
     return true;
   });
@@ -82,7 +82,7 @@ TEST(Generation, StopTokenEndsGeneration) {
   const auto ids = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["greedy"].get<std::vector<int32_t>>();
   req.stop_tokens = {ids[5]};
   Session s(tiny());
-  auto r = generate(s, tok(), req);
+  auto r = generate(s, &tok(), req);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->finish, FinishReason::kStop);
   ASSERT_EQ(r->tokens.size(), 6u);
@@ -92,7 +92,7 @@ TEST(Generation, StopTokenEndsGeneration) {
 TEST(Generation, CancelFromSink) {
   Session s(tiny());
   int calls = 0;
-  auto r = generate(s, tok(), greedy_request(24), [&](std::string_view) { return ++calls < 3; });
+  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view) { return ++calls < 3; });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->finish, FinishReason::kCancelled);
   EXPECT_LT(r->tokens.size(), 24u);
@@ -101,16 +101,16 @@ TEST(Generation, CancelFromSink) {
 TEST(Generation, ReusesCachedPrefix) {
   Session s(tiny());
   GenerationRequest req = greedy_request(6);
-  auto first = generate(s, tok(), req);
+  auto first = generate(s, &tok(), req);
   ASSERT_TRUE(first.ok());
   // the next turn extends the same conversation
   for (const auto& t : first->tokens) req.prompt.push_back(t.id);
   req.prompt.push_back(16);
-  auto second = generate(s, tok(), req);
+  auto second = generate(s, &tok(), req);
   ASSERT_TRUE(second.ok());
   EXPECT_GE(second->reused_prompt_tokens, static_cast<int64_t>(req.prompt.size()) - 3);
   Session fresh(tiny());
-  auto ref = generate(fresh, tok(), req);
+  auto ref = generate(fresh, &tok(), req);
   ASSERT_TRUE(ref.ok());
   EXPECT_EQ(second->text, ref->text);
 }
@@ -121,25 +121,25 @@ TEST(Generation, SeededSamplingIsReproducible) {
   req.sampling.top_p = 0.9f;
   req.sampling.seed = 77;
   Session a(tiny()), b(tiny());
-  auto ra = generate(a, tok(), req), rb = generate(b, tok(), req);
+  auto ra = generate(a, &tok(), req), rb = generate(b, &tok(), req);
   ASSERT_TRUE(ra.ok() && rb.ok());
   EXPECT_EQ(ra->text, rb->text);
   req.sampling.seed = 78;
   Session c(tiny());
-  EXPECT_NE(generate(c, tok(), req)->text, ra->text);
+  EXPECT_NE(generate(c, &tok(), req)->text, ra->text);
 }
 
 TEST(Generation, BadRequestsAreErrors) {
   Session s(tiny());
   GenerationRequest req = greedy_request(4);
   req.sampling.top_p = 2.0f;
-  EXPECT_FALSE(generate(s, tok(), req).ok());
+  EXPECT_FALSE(generate(s, &tok(), req).ok());
   req = greedy_request(4);
   req.prompt = {};
-  EXPECT_FALSE(generate(s, tok(), req).ok());
+  EXPECT_FALSE(generate(s, &tok(), req).ok());
   req = greedy_request(4);
   req.prompt.push_back(1 << 20);
-  EXPECT_FALSE(generate(s, tok(), req).ok());
+  EXPECT_FALSE(generate(s, &tok(), req).ok());
 }
 
 TEST(StopMatcher, HoldsBackPartialMatches) {

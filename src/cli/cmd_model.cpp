@@ -1,76 +1,39 @@
-#include "cli/commands.h"
-
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "base/thread_pool.h"
 #include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/generator.h"
 #include "engine/session.h"
-#include "model/model.h"
 #include "model/safetensors.h"
-#include "model/transformer.h"
+#include "text/tokenizer.h"
 
 namespace dsv3::cli {
 
-namespace {
-
-int fail(int code, const Error& e) {
-  std::fprintf(stderr, "dsv3: error: %s\n", e.message.c_str());
-  return code;
-}
-
-void add_common(CLI::App* cmd, CommonOptions& o) {
-  cmd->add_option("--model", o.model, "checkpoint directory (config.json + safetensors)")->required();
-  cmd->add_option("--threads", o.threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
-}
-
-struct Loaded {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<Transformer> transformer;
-};
-
-Result<Loaded> load(const CommonOptions& o) {
-  Loaded l;
-  DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model));
-  l.pool = std::make_unique<ThreadPool>(o.threads);
-  l.transformer = std::make_unique<Transformer>(*l.model, l.pool.get());
-  return l;
-}
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024.0 && u < 4) {
-    b /= 1024.0;
-    ++u;
-  }
-  return fmt::format("{:.2f} {}", b, units[u]);
-}
-
-}  // namespace
-
 void add_logits(CLI::App& app, int& exit_code) {
   struct Opts {
-    CommonOptions common;
+    ModelOptions model;
     std::string ids, out;
     int64_t chunk = 512;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("logits", "write the logits of every position to a safetensors file");
-  add_common(cmd, o->common);
+  o->model.add_to(cmd);
   cmd->add_option("--ids", o->ids, "comma-separated token ids")->required();
   cmd->add_option("--out", o->out, "output .safetensors (tensor \"logits\" F32 [ids, vocab])")->required();
   cmd->add_option("--chunk", o->chunk, "prefill chunk size (0: whole prompt at once)")->check(CLI::Range(0, 1 << 30));
   cmd->callback([o, &exit_code] {
     auto ids = parse_ids(o->ids, "--ids");
     if (!ids) return void(exit_code = fail(2, ids.error()));
-    auto l = load(o->common);
+    auto l = load_model(o->model);
     if (!l) return void(exit_code = fail(2, l.error()));
     Session s(*l->transformer, o->chunk);
     std::vector<float> logits;
@@ -83,52 +46,79 @@ void add_logits(CLI::App& app, int& exit_code) {
 
 void add_generate(CLI::App& app, int& exit_code) {
   struct Opts {
-    CommonOptions common;
+    ModelOptions model;
+    SamplingOptions sampling;
     std::string ids;
-    int64_t max_tokens = 16;
-    double temperature = 0.0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("generate", "continue a sequence of token ids");
-  add_common(cmd, o->common);
+  CLI::App* cmd = app.add_subcommand("generate", "continue a sequence of token ids (greedy unless --temperature)");
+  o->model.add_to(cmd);
+  o->sampling.add_to(cmd, 16);
   cmd->add_option("--ids", o->ids, "comma-separated prompt token ids")->required();
-  cmd->add_option("--max-tokens", o->max_tokens, "tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
-  cmd->add_option("--temperature", o->temperature, "0: greedy")->check(CLI::Range(0.0, 0.0));
   cmd->add_flag("--json", o->json, "print {\"ids\": [...], ...}");
   cmd->callback([o, &exit_code] {
     auto ids = parse_ids(o->ids, "--ids");
     if (!ids) return void(exit_code = fail(2, ids.error()));
-    auto l = load(o->common);
+    auto l = load_model(o->model);
     if (!l) return void(exit_code = fail(2, l.error()));
-    Session s(*l->transformer);
+    // token ids in, token ids out: deterministic unless asked otherwise
+    SamplingOptions so = o->sampling;
+    if (!so.temperature) so.temperature = 0.0f;
+    const SamplingParams sp = so.params(o->model.model);
+    if (Status st = sp.validate(l->model->config.vocab_size); !st) return void(exit_code = fail(2, st.error()));
+    std::unique_ptr<text::Tokenizer> tokenizer;  // optional: only for the text field and stop strings
+    const auto tok_path = std::filesystem::path(o->model.model) / "tokenizer.json";
+    if (std::filesystem::exists(tok_path)) {
+      auto t = text::Tokenizer::load(tok_path.string());
+      if (!t) return void(exit_code = fail(2, t.error()));
+      tokenizer = std::move(t).value();
+    }
+    nlohmann::json j;
     const auto t0 = std::chrono::steady_clock::now();
-    auto out = generate_greedy(s, *ids, o->max_tokens);
-    if (!out) return void(exit_code = fail(2, out.error()));
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (so.beams > 1) {
+      auto hyps = run_beams(*l, *ids, so);
+      if (!hyps) return void(exit_code = fail(2, hyps.error()));
+      j["ids"] = hyps->front().tokens;
+      j["beams"] = nlohmann::json::array();
+      for (const auto& h : *hyps) j["beams"].push_back({{"ids", h.tokens}, {"logprob", h.logprob}, {"score", h.score}});
+    } else {
+      GenerationRequest req;
+      req.prompt = *ids;
+      req.sampling = sp;
+      req.max_tokens = so.max_tokens;
+      req.stop = so.stop;
+      // ids-level generation runs to --max-tokens, as the reference's greedy paths do
+      Session s(*l->transformer);
+      auto r = generate(s, tokenizer.get(), req);
+      if (!r) return void(exit_code = fail(2, r.error()));
+      std::vector<int32_t> out;
+      for (const auto& t : r->tokens) out.push_back(t.id);
+      j["ids"] = out;
+      j["finish_reason"] = std::string(finish_reason_name(r->finish));
+      if (tokenizer) j["text"] = r->text;
+    }
+    j["prompt_tokens"] = ids->size();
+    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o->json) {
-      nlohmann::json j;
-      j["ids"] = *out;
-      j["prompt_tokens"] = ids->size();
-      j["seconds"] = secs;
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s\n", fmt::format("{}", fmt::join(*out, ",")).c_str());
+      std::printf("%s\n", fmt::format("{}", fmt::join(j["ids"].get<std::vector<int32_t>>(), ",")).c_str());
     }
   });
 }
 
 void add_inspect(CLI::App& app, int& exit_code) {
   struct Opts {
-    CommonOptions common;
+    std::string model;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("inspect", "print the architecture, sizes and dtypes of a checkpoint");
-  cmd->add_option("--model", o->common.model, "checkpoint directory")->required();
+  cmd->add_option("--model", o->model, "checkpoint directory")->required();
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->callback([o, &exit_code] {
-    auto m = Model::load(o->common.model);
+    auto m = Model::load(o->model);
     if (!m) return void(exit_code = fail(2, m.error()));
     const Model& model = **m;
     const ModelConfig& c = model.config;
@@ -192,7 +182,7 @@ void add_inspect(CLI::App& app, int& exit_code) {
         "parameters   {:.3f} M total ({}), {:.3f} M active per token ({})\n"
         "mtp          {:.3f} M ({})\n"
         "MLA cache    {} values per token per layer = {} per token (f32)\n",
-        o->common.model, c.num_hidden_layers, dense, c.num_hidden_layers - dense, model.weights.mtp.size(),
+        o->model, c.num_hidden_layers, dense, c.num_hidden_layers - dense, model.weights.mtp.size(),
         c.hidden_size, c.vocab_size, c.num_attention_heads, c.q_lora_rank, c.kv_lora_rank, c.qk_nope_head_dim,
         c.qk_rope_head_dim, c.v_head_dim, j["rope"].get<std::string>(), c.intermediate_size, c.n_routed_experts,
         c.num_experts_per_tok, c.n_group, c.topk_group, c.n_shared_experts, c.moe_intermediate_size, dt,

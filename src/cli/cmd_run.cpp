@@ -1,0 +1,204 @@
+// `run` answers one prompt, `chat` holds a conversation; both stream the
+// answer as it is generated and report speed on stderr.
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/generator.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupt{false};
+extern "C" void on_sigint(int) { g_interrupt.store(true); }
+
+// Everything a text conversation needs besides the weights.
+struct TextModel {
+  Loaded loaded;
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  std::unique_ptr<text::ChatTemplate> chat;  // null when the model ships none
+};
+
+Result<TextModel> load_text_model(const ModelOptions& mo, bool need_template) {
+  TextModel t;
+  DSV3_ASSIGN_OR_RETURN(t.loaded, load_model(mo));
+  const auto tok_path = std::filesystem::path(mo.model) / "tokenizer.json";
+  DSV3_ASSIGN_OR_RETURN(t.tokenizer, text::Tokenizer::load(tok_path.string()));
+  if (need_template) {
+    DSV3_ASSIGN_OR_RETURN(auto c, text::ChatTemplate::load(mo.model));
+    t.chat = std::make_unique<text::ChatTemplate>(std::move(c));
+  }
+  return t;
+}
+
+// The prompt ids of a conversation: the template already writes the BOS text.
+Result<std::vector<int32_t>> chat_ids(const TextModel& t, const nlohmann::json& messages) {
+  DSV3_ASSIGN_OR_RETURN(std::string text, t.chat->render(messages, true));
+  return t.tokenizer->encode(text);
+}
+
+GenerationRequest make_request(const TextModel& t, const SamplingOptions& so, const std::string& model_dir) {
+  GenerationRequest req;
+  req.sampling = so.params(model_dir);
+  req.max_tokens = so.max_tokens;
+  req.stop = so.stop;
+  for (int64_t id : t.loaded.model->eos_token_ids) req.stop_tokens.push_back(static_cast<int32_t>(id));
+  return req;
+}
+
+void print_speed(const GenerationResult& r) {
+  const int64_t fed = r.prompt_tokens - r.reused_prompt_tokens;
+  const double gen = static_cast<double>(r.tokens.size());
+  std::fprintf(stderr, "\n[prompt: %lld tokens (%lld cached), %.1f tokens/s | generation: %zu tokens, %.1f tokens/s | %s]\n",
+               static_cast<long long>(r.prompt_tokens), static_cast<long long>(r.reused_prompt_tokens),
+               r.prefill_seconds > 0 ? fed / r.prefill_seconds : 0.0, r.tokens.size(),
+               r.decode_seconds > 0 ? gen / r.decode_seconds : 0.0, std::string(finish_reason_name(r.finish)).c_str());
+}
+
+// Streams one answer to stdout; Ctrl-C stops it.
+Result<GenerationResult> answer(TextModel& t, Session& s, GenerationRequest& req) {
+  g_interrupt.store(false);
+  struct sigaction sa {}, old {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  auto r = generate(s, t.tokenizer.get(), req,
+                    [](std::string_view piece) {
+                      std::fwrite(piece.data(), 1, piece.size(), stdout);
+                      std::fflush(stdout);
+                      return true;
+                    },
+                    &g_interrupt);
+  sigaction(SIGINT, &old, nullptr);
+  return r;
+}
+
+}  // namespace
+
+void add_run(CLI::App& app, int& exit_code) {
+  struct Opts {
+    ModelOptions model;
+    SamplingOptions sampling;
+    std::string prompt, system;
+    bool raw = false, quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("run", "answer one prompt, streaming the text to stdout");
+  o->model.add_to(cmd);
+  o->sampling.add_to(cmd, 512);
+  cmd->add_option("--prompt", o->prompt, "the user's message")->required();
+  cmd->add_option("--system", o->system, "a system message");
+  cmd->add_flag("--raw", o->raw, "feed the prompt as is (BOS + text), no chat template");
+  cmd->add_flag("--quiet", o->quiet, "no speed report on stderr");
+  cmd->callback([o, &exit_code] {
+    auto t = load_text_model(o->model, !o->raw);
+    if (!t) return void(exit_code = fail(2, t.error()));
+    std::vector<int32_t> ids;
+    if (o->raw) {
+      if (t->loaded.model->config.bos_token_id >= 0) ids.push_back(static_cast<int32_t>(t->loaded.model->config.bos_token_id));
+      const auto body = t->tokenizer->encode(o->prompt);
+      ids.insert(ids.end(), body.begin(), body.end());
+    } else {
+      nlohmann::json messages = nlohmann::json::array();
+      if (!o->system.empty()) messages.push_back({{"role", "system"}, {"content", o->system}});
+      messages.push_back({{"role", "user"}, {"content", o->prompt}});
+      auto r = chat_ids(*t, messages);
+      if (!r) return void(exit_code = fail(2, r.error()));
+      ids = std::move(r).value();
+    }
+    if (o->sampling.beams > 1) {
+      auto hyps = run_beams(t->loaded, ids, o->sampling);
+      if (!hyps) return void(exit_code = fail(2, hyps.error()));
+      const std::string text = t->tokenizer->decode(hyps->front().tokens);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::printf("\n");
+      return;
+    }
+    GenerationRequest req = make_request(*t, o->sampling, o->model.model);
+    req.prompt = ids;
+    if (Status st = req.sampling.validate(t->loaded.model->config.vocab_size); !st)
+      return void(exit_code = fail(2, st.error()));
+    Session s(*t->loaded.transformer);
+    auto r = answer(*t, s, req);
+    if (!r) return void(exit_code = fail(2, r.error()));
+    std::printf("\n");
+    if (!o->quiet) print_speed(*r);
+  });
+}
+
+void add_chat(CLI::App& app, int& exit_code) {
+  struct Opts {
+    ModelOptions model;
+    SamplingOptions sampling;
+    std::string system;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("chat", "interactive conversation (/reset clears it, /exit or Ctrl-D quits, "
+                                             "Ctrl-C stops an answer)");
+  o->model.add_to(cmd);
+  o->sampling.add_to(cmd, 1024);
+  cmd->add_option("--system", o->system, "a system message");
+  cmd->callback([o, &exit_code] {
+    auto t = load_text_model(o->model, true);
+    if (!t) return void(exit_code = fail(2, t.error()));
+    GenerationRequest base = make_request(*t, o->sampling, o->model.model);
+    if (Status st = base.sampling.validate(t->loaded.model->config.vocab_size); !st)
+      return void(exit_code = fail(2, st.error()));
+    const bool tty = ::isatty(STDIN_FILENO);
+    auto fresh = [&] {
+      nlohmann::json m = nlohmann::json::array();
+      if (!o->system.empty()) m.push_back({{"role", "system"}, {"content", o->system}});
+      return m;
+    };
+    nlohmann::json messages = fresh();
+    Session s(*t->loaded.transformer);  // its cache carries the conversation between turns
+    std::string line;
+    for (;;) {
+      if (tty) std::fprintf(stderr, "> ");
+      std::fflush(stderr);
+      if (!std::getline(std::cin, line)) break;
+      if (line == "/exit" || line == "/quit") break;
+      if (line == "/reset") {
+        messages = fresh();
+        s.reset();
+        std::fprintf(stderr, "[conversation cleared]\n");
+        continue;
+      }
+      if (line.empty()) continue;
+      messages.push_back({{"role", "user"}, {"content", line}});
+      auto ids = chat_ids(*t, messages);
+      if (!ids) {
+        fail(1, ids.error());
+        messages.erase(messages.size() - 1);
+        continue;
+      }
+      GenerationRequest req = base;
+      req.prompt = std::move(ids).value();
+      auto r = answer(*t, s, req);
+      std::printf("\n");
+      if (!r) {
+        fail(1, r.error());
+        messages.erase(messages.size() - 1);
+        continue;
+      }
+      if (r->finish == FinishReason::kCancelled) std::fprintf(stderr, "[stopped]\n");
+      print_speed(*r);
+      messages.push_back({{"role", "assistant"}, {"content", r->text}});
+    }
+  });
+}
+
+}  // namespace dsv3::cli

@@ -1,0 +1,120 @@
+// Text-only subcommands: they read the tokenizer files, not the weights.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace dsv3::cli {
+
+namespace {
+Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return make_error("{}: model directory not found", dir);
+  return text::Tokenizer::load((std::filesystem::path(dir) / "tokenizer.json").string());
+}
+
+Result<std::string> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("{}: cannot open", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_exact(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+}  // namespace
+
+void add_tokenize(CLI::App& app, int& exit_code) {
+  struct Opts {
+    std::string model, text, file;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("tokenize", "print the token ids of a text (no BOS added)");
+  cmd->add_option("--model", o->model, "model directory with tokenizer.json")->required();
+  auto* t = cmd->add_option("--text", o->text, "the text");
+  auto* f = cmd->add_option("--file", o->file, "read the text from a file");
+  t->excludes(f);
+  cmd->add_flag("--json", o->json, "print {\"ids\": [...]}");
+  cmd->callback([o, t, f, &exit_code] {
+    if (t->count() == 0 && f->count() == 0) return void(exit_code = fail(2, "tokenize: give --text or --file"));
+    std::string input = o->text;
+    if (f->count() > 0) {
+      auto r = read_all(o->file);
+      if (!r) return void(exit_code = fail(2, r.error()));
+      input = std::move(r).value();
+    }
+    auto tok = load_tokenizer(o->model);
+    if (!tok) return void(exit_code = fail(2, tok.error()));
+    const auto ids = (*tok)->encode(input);
+    if (o->json) {
+      std::printf("%s\n", nlohmann::json{{"ids", ids}}.dump().c_str());
+    } else {
+      std::string line;
+      for (std::size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
+      std::printf("%s\n", line.c_str());
+    }
+  });
+}
+
+void add_detokenize(CLI::App& app, int& exit_code) {
+  struct Opts {
+    std::string model, ids;
+    bool skip_special = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("detokenize", "print the text of token ids (exactly, no newline added)");
+  cmd->add_option("--model", o->model, "model directory with tokenizer.json")->required();
+  cmd->add_option("--ids", o->ids, "comma-separated token ids")->required();
+  cmd->add_flag("--skip-special", o->skip_special, "leave out special tokens");
+  cmd->callback([o, &exit_code] {
+    auto ids = parse_ids(o->ids, "--ids");
+    if (!ids) return void(exit_code = fail(2, ids.error()));
+    auto tok = load_tokenizer(o->model);
+    if (!tok) return void(exit_code = fail(2, tok.error()));
+    for (int32_t id : *ids)
+      if (id >= (*tok)->vocab_size())
+        return void(exit_code = fail(2, fmt::format("--ids: token id {} is out of range [0, {})", id, (*tok)->vocab_size())));
+    write_exact((*tok)->decode(*ids, o->skip_special));
+  });
+}
+
+void add_chat_template(CLI::App& app, int& exit_code) {
+  struct Opts {
+    std::string model, messages;
+    bool add_generation_prompt = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("chat-template", "render the model's chat template (byte-exact, no newline added)");
+  cmd->add_option("--model", o->model, "model directory with tokenizer_config.json")->required();
+  cmd->add_option("--messages", o->messages, "JSON file: a list of {role, content}, or {messages, tools}")->required();
+  cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant's turn opener");
+  cmd->callback([o, &exit_code] {
+    auto text = read_all(o->messages);
+    if (!text) return void(exit_code = fail(2, text.error()));
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded()) return void(exit_code = fail(2, o->messages + ": not valid JSON"));
+    nlohmann::json messages = j, tools = nullptr;
+    if (j.is_object()) {
+      messages = j.value("messages", nlohmann::json());
+      tools = j.value("tools", nlohmann::json());
+    }
+    if (!messages.is_array()) return void(exit_code = fail(2, o->messages + ": expected a list of messages"));
+    auto tmpl = text::ChatTemplate::load(o->model);
+    if (!tmpl) return void(exit_code = fail(2, tmpl.error()));
+    auto out = tmpl->render(messages, o->add_generation_prompt, tools);
+    if (!out) return void(exit_code = fail(2, out.error()));
+    write_exact(*out);
+  });
+}
+
+}  // namespace dsv3::cli

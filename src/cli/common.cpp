@@ -1,0 +1,117 @@
+#include "cli/common.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace dsv3::cli {
+
+int fail(int code, const Error& e) { return fail(code, e.message); }
+
+int fail(int code, const std::string& message) {
+  std::string m = message;
+  for (char& ch : m)
+    if (ch == '\n') ch = ' ';
+  std::fprintf(stderr, "dsv3: error: %s\n", m.c_str());
+  return code;
+}
+
+void ModelOptions::add_to(CLI::App* cmd) {
+  cmd->add_option("--model", model, "checkpoint directory (config.json, safetensors, tokenizer files)")->required();
+  cmd->add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
+}
+
+void SamplingOptions::add_to(CLI::App* cmd, int64_t default_max_tokens) {
+  max_tokens = default_max_tokens;
+  cmd->add_option("--max-tokens", max_tokens, "most tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("--temperature", temperature, "0 = greedy (default: generation_config.json, else 0.6)")
+      ->check(CLI::Range(0.0f, 100.0f));
+  cmd->add_option("--top-k", top_k, "keep the k most likely tokens (0 = off)")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--top-p", top_p, "nucleus sampling mass (1 = off)")->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--min-p", min_p, "drop tokens below min-p times the best one's probability")->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--repetition-penalty", repetition_penalty, "> 1 discourages tokens already seen")
+      ->check(CLI::Range(0.01f, 100.0f));
+  cmd->add_option("--frequency-penalty", frequency_penalty, "OpenAI frequency penalty")->check(CLI::Range(-2.0f, 2.0f));
+  cmd->add_option("--presence-penalty", presence_penalty, "OpenAI presence penalty")->check(CLI::Range(-2.0f, 2.0f));
+  cmd->add_option("--seed", seed, "random seed (same seed, same output)");
+  cmd->add_option("--stop", stop, "stop string (repeatable)");
+  cmd->add_option("--beams", beams, "beam search with N beams (1 = sampling)")->check(CLI::Range(1, 64));
+  cmd->add_option("--length-penalty", length_penalty, "beam score = logprob / length^penalty")
+      ->check(CLI::Range(-10.0f, 10.0f));
+}
+
+SamplingParams SamplingOptions::params(const std::string& model_dir) const {
+  SamplingParams p;
+  p.temperature = 0.6f;
+  p.top_p = 0.95f;
+  // the model's recommended defaults, when it ships them
+  std::ifstream in(std::filesystem::path(model_dir) / "generation_config.json");
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (j.is_object()) {
+      if (j.contains("temperature") && j["temperature"].is_number()) p.temperature = j["temperature"].get<float>();
+      if (j.contains("top_p") && j["top_p"].is_number()) p.top_p = j["top_p"].get<float>();
+      if (j.contains("top_k") && j["top_k"].is_number_integer()) p.top_k = j["top_k"].get<int32_t>();
+      if (j.value("do_sample", true) == false) p.temperature = 0.0f;
+    }
+  }
+  if (temperature) p.temperature = *temperature;
+  if (top_p) p.top_p = *top_p;
+  if (top_k) p.top_k = *top_k;
+  if (min_p) p.min_p = *min_p;
+  if (repetition_penalty) p.repetition_penalty = *repetition_penalty;
+  if (frequency_penalty) p.frequency_penalty = *frequency_penalty;
+  if (presence_penalty) p.presence_penalty = *presence_penalty;
+  p.seed = seed;
+  return p;
+}
+
+namespace {
+void draw_bar(std::size_t done, std::size_t total) {
+  constexpr int kWidth = 30;
+  const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
+  std::fprintf(stderr, "\rloading [%s%s] %zu/%zu files", std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, ' ').c_str(), done, total);
+  if (done == total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+}  // namespace
+
+Result<Loaded> load_model(const ModelOptions& o) {
+  Loaded l;
+  Model::Progress progress;
+  if (::isatty(STDERR_FILENO)) progress = draw_bar;
+  DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model, progress));
+  l.pool = std::make_unique<ThreadPool>(o.threads);
+  l.transformer = std::make_unique<Transformer>(*l.model, l.pool.get());
+  return l;
+}
+
+Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s) {
+  BeamSearchParams bp;
+  bp.beams = s.beams;
+  bp.max_tokens = s.max_tokens;
+  bp.length_penalty = s.length_penalty;
+  for (int64_t id : l.model->eos_token_ids) bp.stop_tokens.push_back(static_cast<int32_t>(id));
+  return beam_search(*l.transformer, prompt, bp);
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024.0 && u < 4) {
+    b /= 1024.0;
+    ++u;
+  }
+  return fmt::format("{:.2f} {}", b, units[u]);
+}
+
+}  // namespace dsv3::cli

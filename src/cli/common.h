@@ -1,0 +1,59 @@
+// Pieces shared by the subcommands: flag groups, loading with a progress bar,
+// error reporting.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "engine/beam_search.h"
+#include "engine/sampler.h"
+#include "model/model.h"
+#include "model/transformer.h"
+
+namespace CLI {
+class App;
+}
+
+namespace dsv3::cli {
+
+// Prints "dsv3: error: ..." on stderr and returns code.
+int fail(int code, const Error& e);
+int fail(int code, const std::string& message);
+
+struct ModelOptions {
+  std::string model;
+  int threads = 0;  // 0: all cores
+  void add_to(CLI::App* cmd);
+};
+
+struct SamplingOptions {
+  std::optional<float> temperature, top_p, min_p, repetition_penalty, frequency_penalty, presence_penalty;
+  std::optional<int32_t> top_k;
+  std::optional<uint64_t> seed;
+  int64_t max_tokens = 256;
+  std::vector<std::string> stop;
+  int beams = 1;
+  float length_penalty = 1.0f;
+  void add_to(CLI::App* cmd, int64_t default_max_tokens);
+  // Flags over the model's generation_config.json defaults over ours.
+  SamplingParams params(const std::string& model_dir) const;
+};
+
+struct Loaded {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Transformer> transformer;
+};
+// Loads the weights; shows a progress bar when stderr is a terminal.
+Result<Loaded> load_model(const ModelOptions& o);
+
+// Runs beam search and prints nothing; shared by generate and run.
+Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s);
+
+std::string human_bytes(double bytes);
+
+}  // namespace dsv3::cli

@@ -1,0 +1,634 @@
+#include "text/jinja_value.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace dsv3::text::jinja {
+
+// ---- Value ----------------------------------------------------------------
+
+Value::Value() : v_(Undef{}) {}
+
+Value Value::undefined(std::string name) {
+  Value v;
+  if (!name.empty()) v.v_ = Undef{std::make_shared<const std::string>(std::move(name))};
+  return v;
+}
+
+Value Value::none() {
+  Value v;
+  v.v_ = nullptr;
+  return v;
+}
+
+Value Value::boolean(bool b) {
+  Value v;
+  v.v_ = b;
+  return v;
+}
+
+Value Value::integer(int64_t i) {
+  Value v;
+  v.v_ = i;
+  return v;
+}
+
+Value Value::number(double d) {
+  Value v;
+  v.v_ = d;
+  return v;
+}
+
+Value Value::string(std::string s) {
+  Value v;
+  v.v_ = std::make_shared<const std::string>(std::move(s));
+  return v;
+}
+
+Value Value::list(std::vector<Value> items, bool tuple) {
+  auto data = std::make_shared<ListData>();
+  int depth = 0;
+  bool has_ns = false;
+  for (const Value& item : items) {
+    depth = std::max(depth, item.depth());
+    has_ns = has_ns || item.has_namespace();
+  }
+  data->items = std::move(items);
+  data->tuple = tuple;
+  data->depth = depth + 1;
+  data->has_namespace = has_ns;
+  Value v;
+  v.v_ = ListPtr(std::move(data));
+  return v;
+}
+
+Value Value::dict(Dict d) {
+  auto data = std::make_shared<DictData>();
+  int depth = 0;
+  bool has_ns = false;
+  for (const auto& [key, item] : d.entries()) {
+    depth = std::max(depth, item.depth());
+    has_ns = has_ns || item.has_namespace();
+  }
+  data->dict = std::move(d);
+  data->depth = depth + 1;
+  data->has_namespace = has_ns;
+  Value v;
+  v.v_ = DictPtr(std::move(data));
+  return v;
+}
+
+Value Value::namespace_object(std::shared_ptr<Namespace> ns) {
+  Value v;
+  v.v_ = std::move(ns);
+  return v;
+}
+
+Value Value::callable(Callable c) {
+  Value v;
+  v.v_ = std::make_shared<const Callable>(std::move(c));
+  return v;
+}
+
+int64_t Value::as_int() const {
+  if (kind() == Kind::kBool) return as_bool() ? 1 : 0;
+  return std::get<int64_t>(v_);
+}
+
+double Value::as_double() const {
+  if (kind() == Kind::kFloat) return std::get<double>(v_);
+  return static_cast<double>(as_int());
+}
+
+const Dict& Value::as_dict() const { return std::get<DictPtr>(v_)->dict; }
+
+const std::string& Value::undefined_name() const {
+  static const std::string kEmpty;
+  const auto& name = std::get<Undef>(v_).name;
+  return name ? *name : kEmpty;
+}
+
+const void* Value::identity() const {
+  switch (kind()) {
+    case Kind::kString: return std::get<StringPtr>(v_).get();
+    case Kind::kList: return std::get<ListPtr>(v_).get();
+    case Kind::kDict: return std::get<DictPtr>(v_).get();
+    case Kind::kNamespace: return std::get<NamespacePtr>(v_).get();
+    case Kind::kCallable: return std::get<CallablePtr>(v_).get();
+    default: return nullptr;
+  }
+}
+
+int Value::depth() const {
+  switch (kind()) {
+    case Kind::kList: return std::get<ListPtr>(v_)->depth;
+    case Kind::kDict: return std::get<DictPtr>(v_)->depth;
+    case Kind::kNamespace: {
+      int depth = 0;
+      for (const auto& [key, item] : as_namespace().attrs.entries()) {
+        depth = std::max(depth, item.depth());
+      }
+      return depth + 1;
+    }
+    default: return 0;
+  }
+}
+
+bool Value::has_namespace() const {
+  switch (kind()) {
+    case Kind::kList: return std::get<ListPtr>(v_)->has_namespace;
+    case Kind::kDict: return std::get<DictPtr>(v_)->has_namespace;
+    case Kind::kNamespace: return true;
+    default: return false;
+  }
+}
+
+// ---- Dict -----------------------------------------------------------------
+
+const Value* Dict::find(std::string_view key) const {
+  if (entries_.size() <= kIndexThreshold) {
+    for (const Entry& e : entries_) {
+      if (e.first == key) return &e.second;
+    }
+    return nullptr;
+  }
+  auto it = index_.find(std::string(key));
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
+}
+
+void Dict::set(std::string key, Value value) {
+  if (entries_.size() <= kIndexThreshold) {
+    for (Entry& e : entries_) {
+      if (e.first == key) {
+        e.second = std::move(value);
+        return;
+      }
+    }
+  } else if (auto it = index_.find(key); it != index_.end()) {
+    entries_[it->second].second = std::move(value);
+    return;
+  }
+  entries_.emplace_back(std::move(key), std::move(value));
+  if (entries_.size() == kIndexThreshold + 1) {
+    for (size_t i = 0; i < entries_.size(); ++i) index_.emplace(entries_[i].first, i);
+  } else if (entries_.size() > kIndexThreshold + 1) {
+    index_.emplace(entries_.back().first, entries_.size() - 1);
+  }
+}
+
+// ---- UTF-8 ----------------------------------------------------------------
+
+uint32_t utf8_decode(std::string_view s, size_t i, size_t* len) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  int n = 0;
+  uint32_t cp = 0;
+  if (b0 < 0x80) {
+    *len = 1;
+    return b0;
+  } else if ((b0 & 0xE0) == 0xC0) {
+    n = 1, cp = b0 & 0x1F;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    n = 2, cp = b0 & 0x0F;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    n = 3, cp = b0 & 0x07;
+  } else {
+    *len = 1;
+    return b0;
+  }
+  if (i + static_cast<size_t>(n) >= s.size()) {  // truncated sequence
+    *len = 1;
+    return b0;
+  }
+  for (int k = 1; k <= n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) {
+      *len = 1;
+      return b0;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  *len = static_cast<size_t>(n) + 1;
+  return cp;
+}
+
+std::vector<size_t> utf8_starts(std::string_view s) {
+  std::vector<size_t> starts;
+  starts.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    starts.push_back(i);
+    size_t len = 1;
+    utf8_decode(s, i, &len);
+    i += len;
+  }
+  return starts;
+}
+
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++n) {
+    size_t len = 1;
+    utf8_decode(s, i, &len);
+    i += len;
+  }
+  return n;
+}
+
+void utf8_append(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+bool is_py_space(uint32_t cp) {
+  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F)) return true;
+  if (cp < 0x85) return false;
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// ---- printing -------------------------------------------------------------
+
+std::string format_float(double d) {
+  if (std::isnan(d)) return "nan";
+  if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+  std::string sign;
+  if (!sci.empty() && sci[0] == '-') {
+    sign = "-";
+    sci.remove_prefix(1);
+  }
+  const size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits += c;
+  }
+  int exp10 = 0;
+  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exp10);
+  // Python's repr: digits d1d2... with the decimal point after `decpt` digits;
+  // scientific notation when decpt is outside (-4, 16].
+  const int decpt = exp10 + 1;
+  std::string out = sign;
+  if (decpt > 16 || decpt <= -4) {
+    out += digits[0];
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    const int x = decpt - 1;
+    out += fmt::format("e{}{:02d}", x < 0 ? '-' : '+', std::abs(x));
+  } else if (decpt <= 0) {
+    out += "0." + std::string(static_cast<size_t>(-decpt), '0') + digits;
+  } else if (static_cast<size_t>(decpt) >= digits.size()) {
+    out += digits + std::string(static_cast<size_t>(decpt) - digits.size(), '0') + ".0";
+  } else {
+    out += digits.substr(0, static_cast<size_t>(decpt)) + "." + digits.substr(static_cast<size_t>(decpt));
+  }
+  return out;
+}
+
+namespace {
+
+std::string repr_string(const std::string& s) {
+  const bool has_single = s.find('\'') != std::string::npos;
+  const bool has_double = s.find('"') != std::string::npos;
+  const char quote = has_single && !has_double ? '"' : '\'';
+  std::string out(1, quote);
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == quote || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7F) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  out += quote;
+  return out;
+}
+
+}  // namespace
+
+std::string repr(const Value& v) {
+  using K = Value::Kind;
+  switch (v.kind()) {
+    case K::kString: return repr_string(v.as_string());
+    case K::kUndefined: return "Undefined";
+    default: return to_str(v);
+  }
+}
+
+std::string to_str(const Value& v) {
+  using K = Value::Kind;
+  switch (v.kind()) {
+    case K::kUndefined: return "";
+    case K::kNone: return "None";
+    case K::kBool: return v.as_bool() ? "True" : "False";
+    case K::kInt: return std::to_string(v.as_int());
+    case K::kFloat: return format_float(v.as_double());
+    case K::kString: return v.as_string();
+    case K::kList: {
+      const bool tuple = v.is_tuple();
+      std::string out = tuple ? "(" : "[";
+      const auto& items = v.as_list();
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        out += repr(items[i]);
+      }
+      if (tuple && items.size() == 1) out += ",";
+      out += tuple ? ")" : "]";
+      return out;
+    }
+    case K::kDict:
+    case K::kNamespace: {
+      const Dict& d = v.kind() == K::kDict ? v.as_dict() : v.as_namespace().attrs;
+      std::string out = v.kind() == K::kDict ? "{" : "<Namespace {";
+      bool first = true;
+      for (const auto& [key, item] : d.entries()) {
+        if (!first) out += ", ";
+        first = false;
+        out += repr_string(key) + ": " + repr(item);
+      }
+      out += v.kind() == K::kDict ? "}" : "}>";
+      return out;
+    }
+    case K::kCallable: return "<function " + v.as_callable().name + ">";
+  }
+  return "";
+}
+
+std::string_view type_name(const Value& v) {
+  using K = Value::Kind;
+  switch (v.kind()) {
+    case K::kUndefined: return "Undefined";
+    case K::kNone: return "NoneType";
+    case K::kBool: return "bool";
+    case K::kInt: return "int";
+    case K::kFloat: return "float";
+    case K::kString: return "str";
+    case K::kList: return v.is_tuple() ? "tuple" : "list";
+    case K::kDict: return "dict";
+    case K::kNamespace: return "Namespace";
+    case K::kCallable: return "function";
+  }
+  return "object";
+}
+
+bool truthy(const Value& v) {
+  using K = Value::Kind;
+  switch (v.kind()) {
+    case K::kUndefined:
+    case K::kNone: return false;
+    case K::kBool: return v.as_bool();
+    case K::kInt: return v.as_int() != 0;
+    case K::kFloat: return v.as_double() != 0.0;
+    case K::kString: return !v.as_string().empty();
+    case K::kList: return !v.as_list().empty();
+    case K::kDict: return !v.as_dict().empty();
+    case K::kNamespace:
+    case K::kCallable: return true;
+  }
+  return false;
+}
+
+// ---- equality and ordering --------------------------------------------------
+
+bool equals(const Value& a, const Value& b) {
+  using K = Value::Kind;
+  if (a.is_number() && b.is_number()) {
+    if (a.is_integral() && b.is_integral()) return a.as_int() == b.as_int();
+    return a.as_double() == b.as_double();
+  }
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case K::kUndefined:
+    case K::kNone: return true;
+    case K::kString: return a.as_string() == b.as_string();
+    case K::kList: {
+      const auto& x = a.as_list();
+      const auto& y = b.as_list();
+      if (x.size() != y.size()) return false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!equals(x[i], y[i])) return false;
+      }
+      return true;
+    }
+    case K::kDict: {
+      const Dict& x = a.as_dict();
+      const Dict& y = b.as_dict();
+      if (x.size() != y.size()) return false;
+      for (const auto& [key, item] : x.entries()) {
+        const Value* other = y.find(key);
+        if (!other || !equals(item, *other)) return false;
+      }
+      return true;
+    }
+    default: return a.identity() == b.identity();
+  }
+}
+
+Result<int> compare(const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_integral() && b.is_integral()) {
+      return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
+    }
+    const double x = a.as_double(), y = b.as_double();
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+  if (a.is_string() && b.is_string()) {
+    // UTF-8 byte order is code point order, which is what Python compares.
+    const int c = a.as_string().compare(b.as_string());
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  if (a.is_list() && b.is_list()) {
+    const auto& x = a.as_list();
+    const auto& y = b.as_list();
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      if (equals(x[i], y[i])) continue;
+      return compare(x[i], y[i]);
+    }
+    return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+  }
+  return make_error("cannot compare '{}' with '{}'", type_name(a), type_name(b));
+}
+
+// ---- JSON -----------------------------------------------------------------
+
+namespace {
+
+void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 && ensure_ascii) {
+      size_t len = 1;
+      uint32_t cp = utf8_decode(s, i, &len);
+      i += len;
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+      } else {
+        out += fmt::format("\\u{:04x}", cp);
+      }
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (u < 0x20) {
+          out += fmt::format("\\u{:04x}", u);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+Status json_value(std::string& out, const Value& v, const JsonStyle& style, int level) {
+  using K = Value::Kind;
+  auto newline = [&](int lvl) {
+    if (!style.pretty) return;
+    out += '\n';
+    for (int i = 0; i < lvl; ++i) out += style.indent;
+  };
+  switch (v.kind()) {
+    case K::kNone: out += "null"; return {};
+    case K::kBool: out += v.as_bool() ? "true" : "false"; return {};
+    case K::kInt: out += std::to_string(v.as_int()); return {};
+    case K::kFloat: {
+      const double d = v.as_double();
+      if (std::isnan(d)) {
+        out += "NaN";
+      } else if (std::isinf(d)) {
+        out += d < 0 ? "-Infinity" : "Infinity";
+      } else {
+        out += format_float(d);
+      }
+      return {};
+    }
+    case K::kString: json_string(out, v.as_string(), style.ensure_ascii); return {};
+    case K::kList: {
+      const auto& items = v.as_list();
+      if (items.empty()) {
+        out += "[]";
+        return {};
+      }
+      out += '[';
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += style.item_separator;
+        newline(level + 1);
+        DSV3_RETURN_IF_ERROR(json_value(out, items[i], style, level + 1));
+      }
+      newline(level);
+      out += ']';
+      return {};
+    }
+    case K::kDict: {
+      const auto& entries = v.as_dict().entries();
+      if (entries.empty()) {
+        out += "{}";
+        return {};
+      }
+      std::vector<const Dict::Entry*> order;
+      order.reserve(entries.size());
+      for (const auto& e : entries) order.push_back(&e);
+      if (style.sort_keys) {
+        std::stable_sort(order.begin(), order.end(),
+                         [](const Dict::Entry* a, const Dict::Entry* b) { return a->first < b->first; });
+      }
+      out += '{';
+      for (size_t i = 0; i < order.size(); ++i) {
+        if (i) out += style.item_separator;
+        newline(level + 1);
+        json_string(out, order[i]->first, style.ensure_ascii);
+        out += style.key_separator;
+        DSV3_RETURN_IF_ERROR(json_value(out, order[i]->second, style, level + 1));
+      }
+      newline(level);
+      out += '}';
+      return {};
+    }
+    default:
+      return make_error("Object of type {} is not JSON serializable", type_name(v));
+  }
+}
+
+template <class Json>
+Result<Value> convert(const Json& j, int depth_left) {
+  if (depth_left < 0) return make_error("template context is nested too deeply");
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: return Value::none();
+    case nlohmann::json::value_t::boolean: return Value::boolean(j.template get<bool>());
+    case nlohmann::json::value_t::number_integer: return Value::integer(j.template get<int64_t>());
+    case nlohmann::json::value_t::number_unsigned: {
+      const auto u = j.template get<uint64_t>();
+      if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::integer(static_cast<int64_t>(u));
+      return Value::number(static_cast<double>(u));
+    }
+    case nlohmann::json::value_t::number_float: return Value::number(j.template get<double>());
+    case nlohmann::json::value_t::string: return Value::string(j.template get<std::string>());
+    case nlohmann::json::value_t::array: {
+      std::vector<Value> items;
+      items.reserve(j.size());
+      for (const auto& item : j) {
+        DSV3_ASSIGN_OR_RETURN(Value v, convert(item, depth_left - 1));
+        items.push_back(std::move(v));
+      }
+      return Value::list(std::move(items));
+    }
+    case nlohmann::json::value_t::object: {
+      Dict d;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        DSV3_ASSIGN_OR_RETURN(Value v, convert(it.value(), depth_left - 1));
+        d.set(it.key(), std::move(v));
+      }
+      return Value::dict(std::move(d));
+    }
+    case nlohmann::json::value_t::discarded: return Value::undefined();
+    default: return make_error("template context holds a value JSON cannot express (binary)");
+  }
+}
+
+}  // namespace
+
+Result<std::string> to_json(const Value& v, const JsonStyle& style) {
+  std::string out;
+  DSV3_RETURN_IF_ERROR(json_value(out, v, style, 0));
+  return out;
+}
+
+Result<Value> from_json(const nlohmann::json& j, int max_depth) { return convert(j, max_depth); }
+Result<Value> from_json(const nlohmann::ordered_json& j, int max_depth) {
+  return convert(j, max_depth);
+}
+
+}  // namespace dsv3::text::jinja
