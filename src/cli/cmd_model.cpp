@@ -76,7 +76,7 @@ void add_generate(CLI::App& app, int& exit_code) {
     }
     nlohmann::json j;
     const auto t0 = std::chrono::steady_clock::now();
-    if (so.beams > 1) {
+    if (so.beams) {
       auto hyps = run_beams(*l, *ids, so);
       if (!hyps) return void(exit_code = fail(2, hyps.error()));
       j["ids"] = hyps->front().tokens;

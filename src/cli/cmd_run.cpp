@@ -119,7 +119,7 @@ void add_run(CLI::App& app, int& exit_code) {
       if (!r) return void(exit_code = fail(2, r.error()));
       ids = std::move(r).value();
     }
-    if (o->sampling.beams > 1) {
+    if (o->sampling.beams) {
       auto hyps = run_beams(t->loaded, ids, o->sampling);
       if (!hyps) return void(exit_code = fail(2, hyps.error()));
       const std::string text = t->tokenizer->decode(hyps->front().tokens);

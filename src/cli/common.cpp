@@ -41,7 +41,7 @@ void SamplingOptions::add_to(CLI::App* cmd, int64_t default_max_tokens) {
   cmd->add_option("--presence-penalty", presence_penalty, "OpenAI presence penalty")->check(CLI::Range(-2.0f, 2.0f));
   cmd->add_option("--seed", seed, "random seed (same seed, same output)");
   cmd->add_option("--stop", stop, "stop string (repeatable)");
-  cmd->add_option("--beams", beams, "beam search with N beams (1 = sampling)")->check(CLI::Range(1, 64));
+  cmd->add_option("--beams", beams, "beam search with N beams instead of sampling")->check(CLI::Range(1, 64));
   cmd->add_option("--length-penalty", length_penalty, "beam score = logprob / length^penalty")
       ->check(CLI::Range(-10.0f, 10.0f));
 }
@@ -97,7 +97,7 @@ Result<Loaded> load_model(const ModelOptions& o) {
 
 Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s) {
   BeamSearchParams bp;
-  bp.beams = s.beams;
+  bp.beams = s.beams.value_or(1);
   bp.max_tokens = s.max_tokens;
   bp.length_penalty = s.length_penalty;
   for (int64_t id : l.model->eos_token_ids) bp.stop_tokens.push_back(static_cast<int32_t>(id));

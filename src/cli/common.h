@@ -36,7 +36,7 @@ struct SamplingOptions {
   std::optional<uint64_t> seed;
   int64_t max_tokens = 256;
   std::vector<std::string> stop;
-  int beams = 1;
+  std::optional<int> beams;  // set: beam search (even with 1 beam)
   float length_penalty = 1.0f;
   void add_to(CLI::App* cmd, int64_t default_max_tokens);
   // Flags over the model's generation_config.json defaults over ours.

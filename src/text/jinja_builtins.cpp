@@ -82,56 +82,133 @@ Result<std::string> str_arg(const Value& v, std::string_view what, std::string d
 
 // ---- strings ------------------------------------------------------------------
 
-char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 bool ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Case mapping is ASCII-only; other characters pass through unchanged.
-std::string to_upper(std::string s) {
-  for (char& c : s) c = ascii_upper(c);
-  return s;
+// One-to-one case mapping for ASCII, Latin-1, Latin Extended-A, Greek and
+// Cyrillic; other scripts pass through unchanged.
+bool latin_a_even_upper(uint32_t c) {
+  return (c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) || (c >= 0x14A && c <= 0x177);
 }
-std::string to_lower(std::string s) {
-  for (char& c : s) c = ascii_lower(c);
-  return s;
+bool latin_a_odd_upper(uint32_t c) { return (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E); }
+
+uint32_t cp_lower(uint32_t c) {
+  if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+  if (latin_a_even_upper(c)) return c % 2 == 0 ? c + 1 : c;
+  if (latin_a_odd_upper(c)) return c % 2 == 1 ? c + 1 : c;
+  if (c == 0x178) return 0xFF;
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+  if (c >= 0x410 && c <= 0x42F) return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
 }
 
-std::string capitalize(const std::string& s) {
-  std::string out = to_lower(s);
-  if (!out.empty()) out[0] = ascii_upper(out[0]);
-  return out;
+uint32_t cp_upper(uint32_t c) {
+  if (c < 0x80) return c >= 'a' && c <= 'z' ? c - 32 : c;
+  if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 32;
+  if (c == 0xFF) return 0x178;
+  if (c == 0xB5) return 0x39C;
+  if (latin_a_even_upper(c)) return c % 2 == 1 ? c - 1 : c;
+  if (latin_a_odd_upper(c)) return c % 2 == 0 ? c - 1 : c;
+  if (c == 0x131) return 'I';
+  if (c == 0x17F) return 'S';
+  if (c >= 0x3B1 && c <= 0x3C9) return c == 0x3C2 ? 0x3A3 : c - 32;
+  if (c >= 0x430 && c <= 0x44F) return c - 32;
+  if (c >= 0x450 && c <= 0x45F) return c - 80;
+  return c;
 }
 
-// Python's str.title(): a letter after a non-letter starts a word.
-std::string title_method(const std::string& s) {
-  std::string out = s;
-  bool prev_letter = false;
-  for (char& c : out) {
-    const bool letter = ascii_alpha(c) || static_cast<unsigned char>(c) >= 0x80;
-    if (ascii_alpha(c)) c = prev_letter ? ascii_lower(c) : ascii_upper(c);
-    prev_letter = letter;
+bool cp_cased(uint32_t c) { return cp_lower(c) != c || cp_upper(c) != c || c == 0xDF; }
+
+void append_upper(std::string& out, uint32_t c) {
+  if (c == 0xDF) {
+    out += "SS";  // as Python
+  } else {
+    utf8_append(out, cp_upper(c));
   }
-  return out;
 }
 
-// Jinja's title filter: words start after whitespace, '-', '(', '{', '[', '<'.
-std::string title_filter(const std::string& s) {
-  std::string out = s;
-  bool word_start = true;
-  for (size_t i = 0; i < out.size();) {
+// Calls f(out, code_point) for each character; invalid bytes are copied as is.
+template <class F>
+std::string map_chars(const std::string& s, F&& f) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
     size_t len = 1;
-    const uint32_t cp = utf8_decode(out, i, &len);
-    const bool sep = is_py_space(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
-    if (!sep) {
-      if (len == 1) out[i] = word_start ? ascii_upper(out[i]) : ascii_lower(out[i]);
-      word_start = false;
+    const uint32_t cp = utf8_decode(s, i, &len);
+    if (len == 1 && cp >= 0x80) {
+      out += s[i];
     } else {
-      word_start = true;
+      f(out, cp);
     }
     i += len;
   }
   return out;
+}
+
+std::string to_upper(const std::string& s) {
+  return map_chars(s, [](std::string& out, uint32_t c) { append_upper(out, c); });
+}
+std::string to_lower(const std::string& s) {
+  return map_chars(s, [](std::string& out, uint32_t c) { utf8_append(out, cp_lower(c)); });
+}
+
+// Python's str.capitalize(): first character upper, the rest lower.
+std::string capitalize(const std::string& s) {
+  bool first = true;
+  return map_chars(s, [&](std::string& out, uint32_t c) {
+    if (first) {
+      append_upper(out, c);
+    } else {
+      utf8_append(out, cp_lower(c));
+    }
+    first = false;
+  });
+}
+
+// Python's str.title(): a cased character after an uncased one starts a word.
+std::string title_method(const std::string& s) {
+  bool prev_cased = false;
+  return map_chars(s, [&](std::string& out, uint32_t c) {
+    if (prev_cased) {
+      utf8_append(out, cp_lower(c));
+    } else {
+      append_upper(out, c);
+    }
+    prev_cased = cp_cased(c);
+  });
+}
+
+// Python's str.islower() / isupper(): some cased characters, all of one case.
+bool is_all_case(const std::string& s, bool lower) {
+  bool any = false;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    const uint32_t c = utf8_decode(s, i, &len);
+    i += len;
+    if (!cp_cased(c)) continue;
+    if (lower ? cp_lower(c) != c : (cp_upper(c) != c || c == 0xDF)) return false;
+    any = true;
+  }
+  return any;
+}
+
+// Jinja's title filter: words start after whitespace, '-', '(', '{', '[', '<'.
+std::string title_filter(const std::string& s) {
+  bool word_start = true;
+  return map_chars(s, [&](std::string& out, uint32_t c) {
+    const bool sep = is_py_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    if (sep) {
+      utf8_append(out, c);
+    } else if (word_start) {
+      append_upper(out, c);
+    } else {
+      utf8_append(out, cp_lower(c));
+    }
+    word_start = sep;
+  });
 }
 
 // Python's strip family; `chars` undefined or None strips whitespace.
@@ -631,9 +708,9 @@ Result<Value> f_indent(const Value& v, const CallArgs& args, Budget& budget) {
 
 Result<Value> f_items(const Value& v, const CallArgs& args, Budget&) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("items", args, {}));
-  if (v.is_undefined()) return Value::list({});
+  if (v.is_undefined()) return Value::lazy_list({});
   if (!v.is_dict()) return make_error("items filter expects a mapping, not '{}'", type_name(v));
-  return pairs_of(v.as_dict());
+  return Value::lazy_list(pairs_of(v.as_dict()).as_list());
 }
 
 Result<Value> f_join(const Value& v, const CallArgs& args, Budget& budget) {
@@ -680,7 +757,7 @@ Result<Value> f_map(const Value& v, const CallArgs& args, Budget& budget) {
       Value x = get_path(item, a[0]);
       out.push_back(x.is_undefined() && given(a[1]) ? a[1] : std::move(x));
     }
-    return Value::list(std::move(out));
+    return Value::lazy_list(std::move(out));
   }
   if (!args.positional[0].is_string()) return make_error("map() filter name must be a string");
   const std::string name = args.positional[0].as_string();
@@ -692,7 +769,7 @@ Result<Value> f_map(const Value& v, const CallArgs& args, Budget& budget) {
     DSV3_ASSIGN_OR_RETURN(Value x, apply_filter(name, item, rest, budget));
     out.push_back(std::move(x));
   }
-  return Value::list(std::move(out));
+  return Value::lazy_list(std::move(out));
 }
 
 Result<Value> min_max(const Value& v, const CallArgs& args, Budget& budget, bool want_max) {
@@ -747,7 +824,7 @@ Result<Value> select_impl(const Value& v, const CallArgs& args, Budget& budget, 
     }
     if (pass == keep) out.push_back(std::move(item));
   }
-  return Value::list(std::move(out));
+  return Value::lazy_list(std::move(out));
 }
 Result<Value> f_select(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, false, true); }
 Result<Value> f_reject(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, false, false); }
@@ -780,7 +857,7 @@ Result<Value> f_reverse(const Value& v, const CallArgs& args, Budget& budget) {
   DSV3_ASSIGN_OR_RETURN(auto items, iterate(v));
   DSV3_RETURN_IF_ERROR(budget.work(items.size()));
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  return Value::lazy_list(std::move(items));  // an iterator in Jinja
 }
 
 // Python's round(): half to even; ceil/floor methods as Jinja.
@@ -801,7 +878,7 @@ Result<Value> f_round(const Value& v, const CallArgs& args, Budget&) {
 
 Result<Value> f_safe(const Value& v, const CallArgs& args, Budget&) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("safe", args, {}));
-  return v;
+  return v.is_string() ? v : Value::string(to_str(v));  // Markup(value) is a str
 }
 
 Result<Value> f_sort(const Value& v, const CallArgs& args, Budget& budget) {
@@ -911,7 +988,7 @@ Result<Value> f_unique(const Value& v, const CallArgs& args, Budget& budget) {
       out.push_back(std::move(item));
     }
   }
-  return Value::list(std::move(out));
+  return Value::lazy_list(std::move(out));
 }
 
 Result<Value> f_wordcount(const Value& v, const CallArgs& args, Budget&) {
@@ -970,24 +1047,18 @@ Result<bool> t_float(const Value& v, const CallArgs&) { return v.kind() == Value
 Result<bool> t_number(const Value& v, const CallArgs&) { return v.is_number(); }
 Result<bool> t_string(const Value& v, const CallArgs&) { return v.is_string(); }
 Result<bool> t_mapping(const Value& v, const CallArgs&) { return v.is_dict(); }
-Result<bool> t_callable(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kCallable; }
+// Jinja's Undefined defines __call__ (which raises), so callable() is true for it.
+Result<bool> t_callable(const Value& v, const CallArgs&) {
+  return v.kind() == Value::Kind::kCallable || v.is_undefined();
+}
 Result<bool> t_escaped(const Value&, const CallArgs&) { return false; }
 // Jinja's Undefined supports len() and iteration, so it is a sequence and iterable.
 Result<bool> t_iterable(const Value& v, const CallArgs&) {
   return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined();
 }
-Result<bool> t_lower(const Value& v, const CallArgs&) {
-  if (!v.is_string()) return false;
-  const std::string& s = v.as_string();
-  return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; }) &&
-         std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-}
-Result<bool> t_upper(const Value& v, const CallArgs&) {
-  if (!v.is_string()) return false;
-  const std::string& s = v.as_string();
-  return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) &&
-         std::none_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
-}
+// str(value).islower(), as Jinja.
+Result<bool> t_lower(const Value& v, const CallArgs&) { return is_all_case(to_str(v), true); }
+Result<bool> t_upper(const Value& v, const CallArgs&) { return is_all_case(to_str(v), false); }
 
 Result<bool> divisible(const Value& v, int64_t n, std::string_view what) {
   if (v.is_integral()) {

@@ -69,10 +69,25 @@ Result<Value> arithmetic(const std::string& op, const Value& a, const Value& b) 
     }
     return Value::integer(op == "//" ? floor_div(i, j) : floor_mod(i, j));
   }
-  if (op == "//") return Value::number(std::floor(x / y));
-  double r = std::fmod(x, y);
-  if (r != 0.0 && ((r < 0) != (y < 0))) r += y;
-  return Value::number(r);
+  // CPython's float divmod, so that e.g. 1 // 0.1 == 9.0 as in Python.
+  double mod = std::fmod(x, y);
+  double div = (x - mod) / y;
+  if (mod != 0.0) {
+    if ((y < 0) != (mod < 0)) {
+      mod += y;
+      div -= 1.0;
+    }
+  } else {
+    mod = std::copysign(0.0, y);
+  }
+  double floordiv = 0.0;
+  if (div != 0.0) {
+    floordiv = std::floor(div);
+    if (div - floordiv > 0.5) floordiv += 1.0;
+  } else {
+    floordiv = std::copysign(0.0, x / y);
+  }
+  return Value::number(op == "//" ? floordiv : mod);
 }
 
 class Renderer {
@@ -406,10 +421,8 @@ class Renderer {
     } else if (obj.is_string()) {
       starts = utf8_starts(obj.as_string());
       n = static_cast<int64_t>(starts.size());
-    } else if (obj.is_undefined()) {
-      return obj;
     } else {
-      return at(e.pos, fmt::format("'{}' object is not subscriptable", type_name(obj)));
+      return Value::undefined();  // as Jinja: a failed subscript is undefined
     }
     // Python's slice.indices().
     auto clamp = [&](int64_t i, bool present, int64_t def) {
@@ -426,7 +439,7 @@ class Renderer {
       std::vector<Value> out;
       out.reserve(picks.size());
       for (int64_t i : picks) out.push_back(obj.as_list()[static_cast<size_t>(i)]);
-      return Value::list(std::move(out));
+      return Value::list(std::move(out), obj.is_tuple());
     }
     const std::string& s = obj.as_string();
     std::string out;

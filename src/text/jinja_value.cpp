@@ -47,7 +47,9 @@ Value Value::string(std::string s) {
   return v;
 }
 
-Value Value::list(std::vector<Value> items, bool tuple) {
+namespace {
+
+std::shared_ptr<ListData> make_list(std::vector<Value> items) {
   auto data = std::make_shared<ListData>();
   int depth = 0;
   bool has_ns = false;
@@ -56,9 +58,24 @@ Value Value::list(std::vector<Value> items, bool tuple) {
     has_ns = has_ns || item.has_namespace();
   }
   data->items = std::move(items);
-  data->tuple = tuple;
   data->depth = depth + 1;
   data->has_namespace = has_ns;
+  return data;
+}
+
+}  // namespace
+
+Value Value::list(std::vector<Value> items, bool tuple) {
+  auto data = make_list(std::move(items));
+  data->tuple = tuple;
+  Value v;
+  v.v_ = ListPtr(std::move(data));
+  return v;
+}
+
+Value Value::lazy_list(std::vector<Value> items) {
+  auto data = make_list(std::move(items));
+  data->lazy = true;
   Value v;
   v.v_ = ListPtr(std::move(data));
   return v;
@@ -403,7 +420,7 @@ bool truthy(const Value& v) {
     case K::kInt: return v.as_int() != 0;
     case K::kFloat: return v.as_double() != 0.0;
     case K::kString: return !v.as_string().empty();
-    case K::kList: return !v.as_list().empty();
+    case K::kList: return v.is_lazy() || !v.as_list().empty();
     case K::kDict: return !v.as_dict().empty();
     case K::kNamespace:
     case K::kCallable: return true;

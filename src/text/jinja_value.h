@@ -35,6 +35,9 @@ struct Callable {
 struct ListData {
   std::vector<Value> items;
   bool tuple = false;  // only changes how it prints: (1, 2) instead of [1, 2]
+  // The result of a filter that Jinja implements as a generator (map, select,
+  // ...): like Python's generators it is truthy even when empty.
+  bool lazy = false;
   int depth = 1;
   bool has_namespace = false;
 };
@@ -55,6 +58,7 @@ class Value {
   static Value number(double d);
   static Value string(std::string s);
   static Value list(std::vector<Value> items, bool tuple = false);
+  static Value lazy_list(std::vector<Value> items);
   static Value dict(Dict d);
   static Value namespace_object(std::shared_ptr<Namespace> ns);
   static Value callable(Callable c);
@@ -75,6 +79,7 @@ class Value {
   const std::string& as_string() const { return *std::get<StringPtr>(v_); }
   const std::vector<Value>& as_list() const { return std::get<ListPtr>(v_)->items; }
   bool is_tuple() const { return std::get<ListPtr>(v_)->tuple; }
+  bool is_lazy() const { return std::get<ListPtr>(v_)->lazy; }
   const Dict& as_dict() const;
   Namespace& as_namespace() const { return *std::get<NamespacePtr>(v_); }
   const Callable& as_callable() const { return *std::get<CallablePtr>(v_); }

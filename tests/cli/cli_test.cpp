@@ -7,28 +7,11 @@
 
 #include "model/safetensors.h"
 #include "support/golden.h"
+#include "support/cli_runner.h"
 #include "support/temp_dir.h"
 
 namespace dsv3::test {
 namespace {
-
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run(const std::string& args) {
-  TempDir d;
-  const std::string cmd = std::string(DSV3_BINARY) + " " + args + " >" + d.file("out") + " 2>" + d.file("err") + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_file(d.file("out")), read_file(d.file("err"))};
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
 
 const std::string kTiny = " --model " + model_dir("tiny");
 const std::string kFp8 = " --model " + model_dir("tiny-fp8");

@@ -1,0 +1,63 @@
+#include "support/cli_runner.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "support/temp_dir.h"
+
+namespace dsv3::test {
+
+CliRun run(const std::string& args, const std::string& stdin_text) {
+  TempDir d;
+  write_file(d.file("in"), stdin_text);
+  const std::string cmd = std::string(DSV3_BINARY) + " " + args + " >" + d.file("out") + " 2>" + d.file("err") + " <" + d.file("in");
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_file(d.file("out")), read_file(d.file("err"))};
+}
+
+CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then) {
+  TempDir d;
+  int in[2];
+  if (::pipe(in) != 0) return {-1, "", "pipe failed"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::close(in[1]);
+    const std::string cmd = "exec " + std::string(DSV3_BINARY) + " " + args + " >" + d.file("out") + " 2>" + d.file("err");
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  auto write_all = [&](const std::string& s) { return ::write(in[1], s.data(), s.size()) == static_cast<ssize_t>(s.size()); };
+  write_all(first);
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  write_all(then);
+  ::close(in[1]);
+  int status = 0;
+  // bounded wait: a hung process is killed and reported
+  for (int i = 0; i < 600; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(d.file("out")),
+              read_file(d.file("err"))};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return {-2, read_file(d.file("out")), read_file(d.file("err")) + "\n(killed after 60 s)"};
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace dsv3::test

@@ -1,0 +1,21 @@
+// Runs the dsv3 binary built beside the tests and captures what it prints.
+#pragma once
+#include <string>
+
+namespace dsv3::test {
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+// args are passed through the shell; stdin_text is fed on standard input.
+CliRun run(const std::string& args, const std::string& stdin_text = "");
+
+// Starts dsv3 with args, writes `first` to its stdin, waits `delay_ms`,
+// sends SIGINT, writes `then`, closes stdin and collects the result.
+CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then);
+
+int lines(const std::string& s);
+
+}  // namespace dsv3::test
