@@ -16,5 +16,7 @@ void add_detokenize(CLI::App& app, int& exit_code);
 void add_chat_template(CLI::App& app, int& exit_code);
 void add_run(CLI::App& app, int& exit_code);
 void add_chat(CLI::App& app, int& exit_code);
+void add_synth(CLI::App& app, int& exit_code);
+void add_bench(CLI::App& app, int& exit_code);
 
 }  // namespace dsv3::cli

@@ -96,6 +96,61 @@ Result<SafetensorsFile> SafetensorsFile::parse(MappedFile file) {
   return st;
 }
 
+uint64_t TensorSpec::bytes() const {
+  uint64_t n = dtype_size(dtype);
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+namespace {
+// The header JSON, padded so the data starts 8-byte aligned.
+std::string header_for(const std::vector<TensorSpec>& specs, uint64_t* total) {
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& t : specs) {
+    const uint64_t n = t.bytes();
+    header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  header["__metadata__"] = {{"format", "pt"}};
+  std::string h = header.dump();
+  while ((h.size() + 8) % 8 != 0) h.push_back(' ');
+  if (total) *total = offset;
+  return h;
+}
+}  // namespace
+
+Result<SafetensorsStreamWriter> SafetensorsStreamWriter::create(const std::string& path,
+                                                                const std::vector<TensorSpec>& specs) {
+  SafetensorsStreamWriter w;
+  w.path_ = path;
+  const std::string h = header_for(specs, &w.expected_);
+  w.out_ = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+  if (!*w.out_) return make_error("{}: cannot open for writing", path);
+  const uint64_t len = h.size();
+  w.out_->write(reinterpret_cast<const char*>(&len), 8);
+  w.out_->write(h.data(), static_cast<std::streamsize>(h.size()));
+  return w;
+}
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(SafetensorsStreamWriter&&) noexcept = default;
+SafetensorsStreamWriter::~SafetensorsStreamWriter() = default;
+
+Status SafetensorsStreamWriter::append(const void* data, std::size_t bytes) {
+  if (written_ + bytes > expected_) return make_error("{}: more data than the header declares", path_);
+  out_->write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  written_ += bytes;
+  if (!*out_) return make_error("{}: write failed (disk full?)", path_);
+  return {};
+}
+
+Status SafetensorsStreamWriter::close() {
+  if (written_ != expected_) return make_error("{}: {} of {} data bytes written", path_, written_, expected_);
+  out_->close();
+  if (!*out_) return make_error("{}: write failed", path_);
+  return {};
+}
+
 Status write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors) {
   json header = json::object();
   uint64_t offset = 0;

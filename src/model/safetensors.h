@@ -3,6 +3,7 @@
 // field is checked against the file so that no view reads outside it.
 #pragma once
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,5 +56,29 @@ struct TensorToWrite {
   const void* data;
 };
 Status write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors);
+
+// Writes a safetensors file whose tensors are produced piece by piece, so a
+// checkpoint larger than memory can be written: the header comes first from
+// the declared specs, then the data in declaration order.
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t bytes() const;
+};
+class SafetensorsStreamWriter {
+ public:
+  static Result<SafetensorsStreamWriter> create(const std::string& path, const std::vector<TensorSpec>& specs);
+  SafetensorsStreamWriter(SafetensorsStreamWriter&&) noexcept;
+  ~SafetensorsStreamWriter();
+  Status append(const void* data, std::size_t bytes);
+  Status close();  // checks that every declared byte was written
+
+ private:
+  SafetensorsStreamWriter() = default;
+  std::unique_ptr<std::ofstream> out_;
+  std::string path_;
+  uint64_t expected_ = 0, written_ = 0;
+};
 
 }  // namespace dsv3

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "ops/cpu/kernels.h"
 #include "ops/vec.h"
 
 namespace dsv3::ops {
@@ -39,23 +40,30 @@ void matmul_rows(const Matrix& w, const float* x, int64_t ldx, int64_t n, float*
 }
 }  // namespace
 
+void matmul_reference(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
+}
+
 void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool) {
+  const auto rows = cpu::kernels().matmul_rows;
   if (pool == nullptr || pool->size() == 1 || w.rows < 2 * kRowBlock) {
-    matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
+    rows(w, x, ldx, n, y, ldy, 0, w.rows);
     return;
   }
+  // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
   const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
   pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
-    matmul_rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
+    rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
   });
 }
 
 void matmul_transposed(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {
   const int64_t c = w.cols;
   float* row = row_scratch(c);
+  const auto decode = cpu::kernels().decode_row;
   for (int64_t i = 0; i < n; ++i) std::memset(y + i * ldy, 0, c * sizeof(float));
   for (int64_t r = 0; r < w.rows; ++r) {
-    dequantize_row(w, r, row);
+    decode(w, r, row);
     for (int64_t i = 0; i < n; ++i) axpy(x[i * ldx + r], row, y + i * ldy, c);
   }
 }

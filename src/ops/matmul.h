@@ -14,6 +14,10 @@ namespace dsv3::ops {
 // x rows are ldx floats apart, y rows ldy. pool may be null (one thread).
 void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool);
 
+// The same product through the plain per-element decoder: what the fast
+// kernels are tested against.
+void matmul_reference(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy);
+
 // y[i][c] = sum_r x[i][r] * w[r][c] for i < n, c < w.cols (y = x W), one thread.
 // Used to push vectors through the transpose of a weight (MLA absorption).
 void matmul_transposed(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy);

@@ -56,6 +56,27 @@ std::size_t dtype_size(DType t) {
   return 0;
 }
 
+uint8_t f32_to_fp8_e4m3(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint8_t sign = static_cast<uint8_t>((bits >> 24) & 0x80);
+  const float a = std::fabs(f);
+  if (std::isnan(f)) return static_cast<uint8_t>(sign | 0x7f);
+  if (a >= 448.0f) return static_cast<uint8_t>(sign | 0x7e);
+  if (a < std::ldexp(1.0f, -6)) {
+    // subnormal range: multiples of 2^-9, rounded half to even
+    const float q = std::nearbyint(a * 512.0f);
+    return static_cast<uint8_t>(sign | static_cast<uint8_t>(q));  // q == 8 is the smallest normal, 0x08
+  }
+  std::memcpy(&bits, &a, 4);
+  // keep 3 mantissa bits, round to nearest even; a carry bumps the exponent
+  bits += 0x7FFFFu + ((bits >> 20) & 1u);
+  const int exp = static_cast<int>(bits >> 23) - 127 + 7;
+  const uint32_t man = (bits >> 20) & 7u;
+  if (exp > 15 || (exp == 15 && man == 7)) return static_cast<uint8_t>(sign | 0x7e);
+  return static_cast<uint8_t>(sign | (exp << 3) | man);
+}
+
 float f16_to_f32(uint16_t h) {
   const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
   float mag;

@@ -36,4 +36,7 @@ float f16_to_f32(uint16_t v);
 extern const std::array<float, 256> kFp8E4M3ToF32;
 inline float fp8_e4m3_to_f32(uint8_t v) { return kFp8E4M3ToF32[v]; }
 
+// Nearest e4m3 value (ties to even), saturating at +-448; NaN stays NaN.
+uint8_t f32_to_fp8_e4m3(float f);
+
 }  // namespace dsv3

@@ -23,7 +23,7 @@ auto guarded(F&& f) -> decltype(f()) {
 template <class Json>
 Result<std::string> render_json(const Program& program, const Json& context) {
   return guarded([&]() -> Result<std::string> {
-    auto value = from_json(context, 2 * program.limits.max_nesting);
+    auto value = from_json(context, program.limits.max_nesting);
     if (!value.ok()) return make_error("jinja: {}", value.error().message);
     return render_program(program, value.value());
   });

@@ -543,6 +543,25 @@ Result<Value> f_attr(const Value& v, const CallArgs& args, Budget&) {
   return get_attr(v, name);
 }
 
+// Jinja's batch: groups of `linecount` items, the last padded with fill_with.
+Result<Value> f_batch(const Value& v, const CallArgs& args, Budget& budget) {
+  DSV3_ASSIGN_OR_RETURN(auto a, bind("batch", args, {"linecount", "fill_with"}));
+  DSV3_ASSIGN_OR_RETURN(int64_t n, int_arg(a[0], "linecount", 0));
+  if (n <= 0) return make_error("batch() needs a positive linecount");
+  DSV3_ASSIGN_OR_RETURN(auto items, iterate(v));
+  DSV3_RETURN_IF_ERROR(budget.work(items.size() + 1));
+  std::vector<Value> out, group;
+  for (Value& item : items) {
+    group.push_back(std::move(item));
+    if (static_cast<int64_t>(group.size()) == n) out.push_back(Value::list(std::exchange(group, {})));
+  }
+  if (!group.empty()) {
+    if (given_not_none(a[1])) group.resize(static_cast<size_t>(n), a[1]);
+    out.push_back(Value::list(std::move(group)));
+  }
+  return Value::lazy_list(std::move(out));
+}
+
 Result<Value> f_capitalize(const Value& v, const CallArgs& args, Budget&) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("capitalize", args, {}));
   return Value::string(capitalize(to_str(v)));
@@ -1006,7 +1025,7 @@ Result<Value> f_wordcount(const Value& v, const CallArgs& args, Budget&) {
 
 const std::unordered_map<std::string_view, FilterFn>& filters() {
   static const std::unordered_map<std::string_view, FilterFn> table{
-      {"abs", f_abs},         {"attr", f_attr},           {"capitalize", f_capitalize},
+      {"abs", f_abs},         {"attr", f_attr},           {"batch", f_batch},           {"capitalize", f_capitalize},
       {"center", f_center},   {"count", f_length},        {"d", f_default},
       {"default", f_default}, {"dictsort", f_dictsort},   {"e", f_escape},
       {"escape", f_escape},   {"first", f_first},         {"float", f_float},
@@ -1471,7 +1490,30 @@ Result<Value> call_global(const Callable& fn, const CallArgs& args, Budget& budg
   return make_error("'{}' is not callable", name);
 }
 
+namespace {
+
+Value loop_attr(const LoopInfo& loop, std::string_view name) {
+  const int64_t i = loop.index0;
+  const auto n = static_cast<int64_t>(loop.items.size());
+  if (name == "index") return Value::integer(i + 1);
+  if (name == "index0") return Value::integer(i);
+  if (name == "revindex") return Value::integer(n - i);
+  if (name == "revindex0") return Value::integer(n - i - 1);
+  if (name == "first") return Value::boolean(i == 0);
+  if (name == "last") return Value::boolean(i == n - 1);
+  if (name == "length") return Value::integer(n);
+  if (name == "depth") return Value::integer(1);
+  if (name == "depth0") return Value::integer(0);
+  if (name == "previtem" && i > 0) return loop.items[static_cast<size_t>(i - 1)];
+  if (name == "nextitem" && i + 1 < n) return loop.items[static_cast<size_t>(i + 1)];
+  if (name == "cycle") return Value::callable(Callable{"loop.cycle", nullptr, i});
+  return Value::undefined(std::string(name));
+}
+
+}  // namespace
+
 Value get_attr(const Value& obj, std::string_view name) {
+  if (obj.kind() == Value::Kind::kLoop) return loop_attr(obj.as_loop(), name);
   const Value* v = nullptr;
   if (obj.is_dict()) v = obj.as_dict().find(name);
   if (obj.kind() == Value::Kind::kNamespace) v = obj.as_namespace().attrs.find(name);

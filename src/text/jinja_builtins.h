@@ -23,6 +23,11 @@ class Budget {
   explicit Budget(const Limits& limits) : limits_(limits) {}
   const Limits& limits() const { return limits_; }
   Status work(uint64_t units);
+  // Like work(), but only says whether the budget still holds (no Error built).
+  bool spend(uint64_t units) {
+    work_ += units;
+    return work_ <= limits_.max_work;
+  }
   Status iteration();
   Status string_size(size_t bytes) const;
   Status list_size(size_t items) const;

@@ -102,7 +102,9 @@ class Parser {
     return e;
   }
   // Records the tree height; left-associative chains (a+b+c+...) grow it
-  // without recursion here, but evaluating them recurses.
+  // without recursion here, but evaluating them recurses. Bounding it by
+  // max_nesting keeps every template that parses within the renderer's
+  // recursion limit (2 * max_nesting) unless macros recurse.
   Result<ExprPtr> done(ExprPtr e) const {
     int d = 0;
     for (const auto& a : e->args) {
@@ -110,8 +112,8 @@ class Parser {
     }
     for (const auto& [k, a] : e->kwargs) d = std::max(d, a->depth);
     e->depth = d + 1;
-    if (e->depth > 2 * limits_.max_nesting) {
-      return fail_at(e->pos, fmt::format("expression nested deeper than {} levels", 2 * limits_.max_nesting));
+    if (e->depth > limits_.max_nesting) {
+      return fail_at(e->pos, fmt::format("expression nested deeper than {} levels", limits_.max_nesting));
     }
     return e;
   }

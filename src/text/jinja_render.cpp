@@ -8,15 +8,19 @@
 namespace dsv3::text::jinja {
 namespace {
 
-Error at(Pos p, std::string_view message) { return make_error("jinja {}:{}: {}", p.line, p.col, message); }
-Error at(Pos p, const Error& e) { return at(p, e.message); }
+// Error paths are kept out of line (noinline, cold) so that they do not
+// enlarge the stack frames of the recursive evaluator.
+[[gnu::noinline, gnu::cold]] Error at(Pos p, std::string_view message) {
+  return make_error("jinja {}:{}: {}", p.line, p.col, message);
+}
+[[gnu::noinline, gnu::cold]] Error at(Pos p, const Error& e) { return at(p, e.message); }
 
-Error undefined_error(const Value& v, std::string_view what) {
+[[gnu::noinline, gnu::cold]] Error undefined_error(const Value& v, std::string_view what) {
   if (!v.undefined_name().empty()) return make_error("'{}' is undefined", v.undefined_name());
   return make_error("undefined value in {}", what);
 }
 
-Error operand_error(std::string_view op, const Value& a, const Value& b) {
+[[gnu::noinline, gnu::cold]] Error operand_error(std::string_view op, const Value& a, const Value& b) {
   if (a.is_undefined()) return undefined_error(a, op);
   if (b.is_undefined()) return undefined_error(b, op);
   return make_error("unsupported operand type(s) for {}: '{}' and '{}'", op, type_name(a), type_name(b));
@@ -32,7 +36,7 @@ int64_t floor_mod(int64_t a, int64_t b) {
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
-Result<Value> arithmetic(const std::string& op, const Value& a, const Value& b) {
+[[gnu::noinline]] Result<Value> arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (!a.is_number() || !b.is_number()) return operand_error(op, a, b);
   const bool ints = a.is_integral() && b.is_integral();
   const double x = a.as_double(), y = b.as_double();
@@ -121,24 +125,28 @@ class Renderer {
   int depth_ = 0;     // recursion of exec/eval, bounding the C++ stack
   const Value* placeholder_ = nullptr;
 
-  int max_depth() const { return 4 * program_.limits.max_nesting; }
-  int max_value_depth() const { return 2 * program_.limits.max_nesting; }
+  int max_depth() const { return 2 * program_.limits.max_nesting; }
+  int max_value_depth() const { return program_.limits.max_nesting; }
 
-  // Counts one level of exec/eval recursion for the lifetime of a scope.
+  // Counts `weight` levels of exec/eval recursion for the lifetime of a scope.
   struct Nest {
-    explicit Nest(int& d) : d_(d) { ++d_; }
-    ~Nest() { --d_; }
+    explicit Nest(int& d, int weight = 1) : d_(d), w_(weight) { d_ += w_; }
+    ~Nest() { d_ -= w_; }
     Nest(const Nest&) = delete;
     Nest& operator=(const Nest&) = delete;
     int& d_;
+    int w_;
   };
+  // A macro call costs this many levels: its frames are the largest.
+  static constexpr int kMacroWeight = 8;
 
-  Status step(Pos pos) {
+  // One evaluation step: within the recursion and work limits?
+  bool step_ok() { return depth_ <= max_depth() && budget_.spend(1); }
+  [[gnu::noinline, gnu::cold]] Error step_error(Pos pos) const {
     if (depth_ > max_depth()) {
       return at(pos, fmt::format("template recursion deeper than {} levels (recursive macro?)", max_depth()));
     }
-    if (Status s = budget_.work(1); !s.ok()) return at(pos, s.error());
-    return {};
+    return at(pos, fmt::format("template exceeded its work limit ({} steps)", program_.limits.max_work));
   }
 
   Status check_value(const Value& v, Pos pos) const {
@@ -199,7 +207,7 @@ class Renderer {
 
   Result<Flow> exec(const Stmt& s, std::string& out) {
     Nest nest(depth_);
-    DSV3_RETURN_IF_ERROR(step(s.pos));
+    if (!step_ok()) return step_error(s.pos);
     switch (s.kind) {
       case StmtKind::kText: DSV3_RETURN_IF_ERROR(emit(out, s.text, s.pos)); return Flow::kNormal;
       case StmtKind::kOutput: return exec_output(s, out);
@@ -236,45 +244,39 @@ class Renderer {
     DSV3_ASSIGN_OR_RETURN(Value seq, eval(*s.expr));
     auto listed = iterate(seq);
     if (!listed.ok()) return at(s.expr->pos, listed.error());
-    std::vector<Value> items = std::move(listed).value();
-    if (s.cond) {  // `for x in xs if cond`: filter first, so loop.length counts survivors
-      std::vector<Value> kept;
-      for (Value& item : items) {
-        if (Status st = budget_.iteration(); !st.ok()) return at(s.pos, st.error());
-        frames_.emplace_back();
-        DSV3_RETURN_IF_ERROR(unpack(s.targets, item, s.pos));
-        auto c = eval(*s.cond);
-        frames_.pop_back();
-        if (!c.ok()) return c.error();
-        if (truthy(c.value())) kept.push_back(std::move(item));
-      }
-      items = std::move(kept);
-    }
-    if (items.empty()) return exec_body(s.else_body, out);
-    const auto n = static_cast<int64_t>(items.size());
-    for (int64_t i = 0; i < n; ++i) {
+    auto loop = std::make_shared<LoopInfo>();
+    loop->items = std::move(listed).value();
+    if (s.cond) DSV3_RETURN_IF_ERROR(filter_loop_items(s, loop->items));
+    if (loop->items.empty()) return exec_body(s.else_body, out);
+    const Value loop_value = Value::loop(loop);
+    frames_.emplace_back();  // the loop's scope, emptied for each iteration as in Jinja
+    for (size_t i = 0; i < loop->items.size(); ++i) {
       if (Status st = budget_.iteration(); !st.ok()) return at(s.pos, st.error());
-      frames_.emplace_back();  // a fresh scope per iteration, as in Jinja
-      DSV3_RETURN_IF_ERROR(unpack(s.targets, items[static_cast<size_t>(i)], s.pos));
-      Dict loop;
-      loop.set("index", Value::integer(i + 1));
-      loop.set("index0", Value::integer(i));
-      loop.set("revindex", Value::integer(n - i));
-      loop.set("revindex0", Value::integer(n - i - 1));
-      loop.set("first", Value::boolean(i == 0));
-      loop.set("last", Value::boolean(i == n - 1));
-      loop.set("length", Value::integer(n));
-      loop.set("depth", Value::integer(1));
-      loop.set("depth0", Value::integer(0));
-      if (i > 0) loop.set("previtem", items[static_cast<size_t>(i - 1)]);
-      if (i + 1 < n) loop.set("nextitem", items[static_cast<size_t>(i + 1)]);
-      loop.set("cycle", Value::callable(Callable{"loop.cycle", nullptr, i}));
-      assign("loop", Value::dict(std::move(loop)));
+      loop->index0 = static_cast<int64_t>(i);
+      frames_.back().clear();
+      assign("loop", loop_value);
+      DSV3_RETURN_IF_ERROR(unpack(s.targets, loop->items[i], s.pos));
       DSV3_ASSIGN_OR_RETURN(Flow flow, exec_body(s.body, out));
-      frames_.pop_back();
       if (flow == Flow::kBreak) break;
     }
+    frames_.pop_back();
     return Flow::kNormal;
+  }
+
+  // `for x in xs if cond`: filters first, so that loop.length counts survivors.
+  [[gnu::noinline]] Status filter_loop_items(const Stmt& s, std::vector<Value>& items) {
+    std::vector<Value> kept;
+    for (Value& item : items) {
+      if (Status st = budget_.iteration(); !st.ok()) return at(s.pos, st.error());
+      frames_.emplace_back();
+      DSV3_RETURN_IF_ERROR(unpack(s.targets, item, s.pos));
+      auto c = eval(*s.cond);
+      frames_.pop_back();
+      if (!c.ok()) return c.error();
+      if (truthy(c.value())) kept.push_back(std::move(item));
+    }
+    items = std::move(kept);
+    return {};
   }
 
   [[gnu::noinline]] Result<Flow> exec_set(const Stmt& s) {
@@ -340,7 +342,7 @@ class Renderer {
   // this recursive function stays small.
   Result<Value> eval(const Expr& e) {
     Nest nest(depth_);
-    DSV3_RETURN_IF_ERROR(step(e.pos));
+    if (!step_ok()) return step_error(e.pos);
     switch (e.kind) {
       case ExprKind::kLiteral: return e.literal;
       case ExprKind::kName: return lookup(e.name);
@@ -486,6 +488,10 @@ class Renderer {
 
   Result<Value> call(const Callable& fn, CallArgs args, Pos pos) {
     if (fn.macro) return call_macro(*fn.macro, std::move(args), pos);
+    return call_builtin(fn, args, pos);
+  }
+
+  [[gnu::noinline]] Result<Value> call_builtin(const Callable& fn, const CallArgs& args, Pos pos) {
     auto r = call_global(fn, args, budget_);
     if (!r.ok()) {
       if (fn.name == "raise_exception") return at(pos, "raise_exception: " + r.error().message);
@@ -498,6 +504,23 @@ class Renderer {
   // Macros see their arguments, the template's top-level variables and the
   // globals; they return their rendered body.
   Result<Value> call_macro(const Stmt& m, CallArgs args, Pos pos) {
+    Nest nest(depth_, kMacroWeight);
+    if (!step_ok()) return step_error(pos);
+    const size_t saved_floor = floor_;
+    DSV3_ASSIGN_OR_RETURN(Frame frame, bind_macro_args(m, std::move(args), pos));
+    frames_.push_back(std::move(frame));
+    floor_ = frames_.size() - 1;
+    std::string buf;
+    auto flow = exec_body(m.body, buf);
+    frames_.pop_back();
+    floor_ = saved_floor;
+    if (!flow.ok()) return flow.error();
+    return Value::string(std::move(buf));
+  }
+
+  // The macro's scope: parameters from arguments or defaults (evaluated in
+  // that scope as it fills, so a default may use earlier parameters).
+  [[gnu::noinline]] Result<Frame> bind_macro_args(const Stmt& m, CallArgs args, Pos pos) {
     if (args.positional.size() > m.targets.size()) {
       return at(pos, fmt::format("macro '{}' takes {} arguments ({} given)", m.name, m.targets.size(),
                                  args.positional.size()));
@@ -526,12 +549,10 @@ class Renderer {
       }
       assign(m.targets[i], std::move(v));
     }
-    std::string buf;
-    auto flow = exec_body(m.body, buf);
+    Frame frame = std::move(frames_.back());
     frames_.pop_back();
     floor_ = saved_floor;
-    if (!flow.ok()) return flow.error();
-    return Value::string(std::move(buf));
+    return frame;
   }
 
   [[gnu::noinline]] Result<Value> eval_filter(const Expr& e) {
@@ -573,7 +594,7 @@ class Renderer {
     return r;
   }
 
-  Result<Value> binary(const std::string& op, const Value& a, const Value& b) {
+  [[gnu::noinline]] Result<Value> binary(const std::string& op, const Value& a, const Value& b) {
     if (op == "~") return concat(to_str(a), to_str(b));
     if (op == "+") {
       if (a.is_string() && b.is_string()) return concat(a.as_string(), b.as_string());
@@ -620,7 +641,7 @@ class Renderer {
     return arithmetic(op, a, b);
   }
 
-  Result<Value> concat(const std::string& a, const std::string& b) {
+  [[gnu::noinline]] Result<Value> concat(const std::string& a, const std::string& b) {
     DSV3_RETURN_IF_ERROR(budget_.string_size(a.size() + b.size()));
     DSV3_RETURN_IF_ERROR(budget_.work((a.size() + b.size()) / 16));
     std::string out;
@@ -642,7 +663,7 @@ class Renderer {
     return Value::boolean(true);
   }
 
-  static Result<bool> compare_op(const std::string& op, const Value& a, const Value& b) {
+  [[gnu::noinline]] static Result<bool> compare_op(const std::string& op, const Value& a, const Value& b) {
     if (op == "==") return equals(a, b);
     if (op == "!=") return !equals(a, b);
     if (op == "in" || op == "notin") {

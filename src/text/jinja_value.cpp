@@ -97,6 +97,12 @@ Value Value::dict(Dict d) {
   return v;
 }
 
+Value Value::loop(std::shared_ptr<LoopInfo> info) {
+  Value v;
+  v.v_ = LoopPtr(std::move(info));
+  return v;
+}
+
 Value Value::namespace_object(std::shared_ptr<Namespace> ns) {
   Value v;
   v.v_ = std::move(ns);
@@ -134,6 +140,7 @@ const void* Value::identity() const {
     case Kind::kDict: return std::get<DictPtr>(v_).get();
     case Kind::kNamespace: return std::get<NamespacePtr>(v_).get();
     case Kind::kCallable: return std::get<CallablePtr>(v_).get();
+    case Kind::kLoop: return std::get<LoopPtr>(v_).get();
     default: return nullptr;
   }
 }
@@ -390,6 +397,8 @@ std::string to_str(const Value& v) {
       return out;
     }
     case K::kCallable: return "<function " + v.as_callable().name + ">";
+    case K::kLoop:
+      return fmt::format("<LoopContext {}/{}>", v.as_loop().index0 + 1, v.as_loop().items.size());
   }
   return "";
 }
@@ -407,6 +416,7 @@ std::string_view type_name(const Value& v) {
     case K::kDict: return "dict";
     case K::kNamespace: return "Namespace";
     case K::kCallable: return "function";
+    case K::kLoop: return "LoopContext";
   }
   return "object";
 }
@@ -423,7 +433,8 @@ bool truthy(const Value& v) {
     case K::kList: return v.is_lazy() || !v.as_list().empty();
     case K::kDict: return !v.as_dict().empty();
     case K::kNamespace:
-    case K::kCallable: return true;
+    case K::kCallable:
+    case K::kLoop: return true;
   }
   return false;
 }

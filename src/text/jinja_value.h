@@ -43,11 +43,12 @@ struct ListData {
 };
 
 struct DictData;
+struct LoopInfo;
 
 class Value {
  public:
   enum class Kind : uint8_t {
-    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kCallable
+    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kCallable, kLoop
   };
 
   Value();  // undefined
@@ -62,6 +63,7 @@ class Value {
   static Value dict(Dict d);
   static Value namespace_object(std::shared_ptr<Namespace> ns);
   static Value callable(Callable c);
+  static Value loop(std::shared_ptr<LoopInfo> info);
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
   bool is_undefined() const { return kind() == Kind::kUndefined; }
@@ -83,6 +85,7 @@ class Value {
   const Dict& as_dict() const;
   Namespace& as_namespace() const { return *std::get<NamespacePtr>(v_); }
   const Callable& as_callable() const { return *std::get<CallablePtr>(v_); }
+  const LoopInfo& as_loop() const { return *std::get<LoopPtr>(v_); }
   // The variable or attribute name an undefined value came from ("" if none).
   const std::string& undefined_name() const;
   // Identity of a container (for the `sameas` test); null for scalars.
@@ -102,8 +105,9 @@ class Value {
   using DictPtr = std::shared_ptr<const DictData>;
   using NamespacePtr = std::shared_ptr<Namespace>;  // the one mutable kind
   using CallablePtr = std::shared_ptr<const Callable>;
+  using LoopPtr = std::shared_ptr<const LoopInfo>;
   std::variant<Undef, std::nullptr_t, bool, int64_t, double, StringPtr, ListPtr, DictPtr,
-               NamespacePtr, CallablePtr>
+               NamespacePtr, CallablePtr, LoopPtr>
       v_;
 };
 
@@ -134,6 +138,13 @@ struct DictData {
 // It never holds another namespace, so namespaces cannot form cycles.
 struct Namespace {
   Dict attrs;
+};
+
+// Jinja's `loop` object. Like Jinja's LoopContext it is one object per for
+// loop that advances in place, so an iteration costs no allocation.
+struct LoopInfo {
+  std::vector<Value> items;
+  int64_t index0 = 0;
 };
 
 // Python truthiness; undefined is falsy.

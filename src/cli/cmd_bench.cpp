@@ -1,0 +1,132 @@
+// `synth` writes random-weight checkpoints to benchmark with; `bench`
+// measures prefill and decode speed against the machine's memory bandwidth.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/membw.h"
+#include "engine/session.h"
+#include "model/synth.h"
+
+#ifndef DSV3_SOURCE_DIR
+#define DSV3_SOURCE_DIR "."
+#endif
+
+namespace dsv3::cli {
+
+void add_synth(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<SynthOptions>();
+  o->tokenizer_dir = std::string(DSV3_SOURCE_DIR) + "/tests/data/reference/models/tiny";
+  CLI::App* cmd = app.add_subcommand("synth", "write a random-weight DeepSeek-V3 checkpoint (Hugging Face layout)");
+  cmd->add_option("--preset", o->preset, "v3-mini, v3-slice or tiny")->required();
+  cmd->add_option("--dtype", o->dtype, "bf16 or fp8 (official 128x128 block layout)");
+  cmd->add_option("--layers", o->layers, "number of layers (default: the preset's)");
+  cmd->add_option("--seed", o->seed, "random seed (same seed, same files)");
+  cmd->add_option("--out", o->out, "output directory")->required();
+  cmd->add_option("--tokenizer-from", o->tokenizer_dir, "copy tokenizer files from this directory");
+  cmd->callback([o, &exit_code] {
+    const bool tty = ::isatty(STDERR_FILENO);
+    int last = -1;
+    auto progress = [&](uint64_t done, uint64_t total) {
+      const int pct = total ? static_cast<int>(100 * done / total) : 100;
+      if (!tty || pct == last) return;
+      last = pct;
+      std::fprintf(stderr, "\rwriting %s / %s (%d%%)", human_bytes(static_cast<double>(done)).c_str(),
+                   human_bytes(static_cast<double>(total)).c_str(), pct);
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+    if (Status st = write_synthetic_checkpoint(*o, progress); !st) return void(exit_code = fail(2, st.error()));
+  });
+}
+
+void add_bench(CLI::App& app, int& exit_code) {
+  struct Opts {
+    ModelOptions model;
+    int64_t prompt_tokens = 512, gen_tokens = 64, context = 0;
+    bool json = false, skip_membw = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("bench", "measure prefill and decode speed and the memory bandwidth");
+  o->model.add_to(cmd);
+  cmd->add_option("--prompt-tokens", o->prompt_tokens, "prefill length")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--gen-tokens", o->gen_tokens, "decoded tokens")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--context", o->context, "context length before decoding (default: the prompt)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->add_flag("--skip-membw", o->skip_membw, "do not run the bandwidth probe");
+  cmd->callback([o, &exit_code] {
+    using clock = std::chrono::steady_clock;
+    auto l = load_model(o->model);
+    if (!l) return void(exit_code = fail(2, l.error()));
+    const ModelConfig& c = l->model->config;
+    std::mt19937 rng(1);
+    auto random_ids = [&](int64_t n) {
+      std::vector<int32_t> v(static_cast<std::size_t>(n));
+      for (auto& x : v) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
+      return v;
+    };
+    Session s(*l->transformer, 512);
+    const auto prompt = random_ids(o->prompt_tokens);
+    auto t0 = clock::now();
+    if (Status st = s.append(prompt); !st) return void(exit_code = fail(1, st.error()));
+    const double prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (o->context > o->prompt_tokens) {  // grow the context, untimed
+      if (Status st = s.append(random_ids(o->context - o->prompt_tokens)); !st) return void(exit_code = fail(1, st.error()));
+    }
+    const int64_t ctx0 = s.position();
+    t0 = clock::now();
+    for (int64_t i = 0; i < o->gen_tokens; ++i) {
+      const int32_t next = argmax(s.last_logits().data(), c.vocab_size);
+      if (Status st = s.append(std::span<const int32_t>(&next, 1)); !st) return void(exit_code = fail(1, st.error()));
+    }
+    const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
+    const WeightStats ws = weight_stats(l->model->weights, c);
+    const double avg_ctx = static_cast<double>(ctx0) + static_cast<double>(o->gen_tokens) / 2.0;
+    const double cache_bytes = avg_ctx * static_cast<double>(c.num_hidden_layers * c.cache_width() * 4);
+    const double tps = static_cast<double>(o->gen_tokens) / decode_s;
+    const double bytes = static_cast<double>(ws.active_bytes) + cache_bytes;
+    const double membw = o->skip_membw ? 0.0 : measure_triad_gbps(*l->pool);
+    nlohmann::json j = {
+        {"model", o->model.model},
+        {"threads", l->pool->size()},
+        {"prompt_tokens", o->prompt_tokens},
+        {"gen_tokens", o->gen_tokens},
+        {"decode_context_start", ctx0},
+        {"prefill_tokens_per_s", static_cast<double>(o->prompt_tokens) / prefill_s},
+        {"decode_tokens_per_s", tps},
+        {"decode_bytes_per_token", bytes},
+        {"decode_weight_bytes_per_token", ws.active_bytes},
+        {"decode_cache_bytes_per_token", cache_bytes},
+        {"decode_gb_per_s", bytes * tps / 1e9},
+        {"membw_gb_per_s", membw},
+        {"decode_fraction_of_membw", membw > 0 ? bytes * tps / 1e9 / membw : 0.0},
+        // weight matmuls of the prompt: lm_head runs for the last row only
+        {"prefill_gflop_per_s", 2.0 *
+                                    (static_cast<double>(ws.active_params - c.vocab_size * c.hidden_size) * o->prompt_tokens +
+                                     static_cast<double>(c.vocab_size * c.hidden_size)) /
+                                    prefill_s / 1e9},
+    };
+    if (o->json) {
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    std::printf("%s", fmt::format("prefill  {:.1f} tokens/s ({} tokens, {:.1f} GFLOP/s in weight matmuls)\n"
+                                  "decode   {:.2f} tokens/s at context {}..{}\n"
+                                  "         {} read per token ({} weights + {} cache), {:.1f} GB/s\n"
+                                  "membw    {:.1f} GB/s (triad); decode uses {:.0f}%\n",
+                                  j["prefill_tokens_per_s"].get<double>(), o->prompt_tokens,
+                                  j["prefill_gflop_per_s"].get<double>(), tps, ctx0, ctx0 + o->gen_tokens,
+                                  human_bytes(bytes), human_bytes(static_cast<double>(ws.active_bytes)),
+                                  human_bytes(cache_bytes), bytes * tps / 1e9, membw,
+                                  100.0 * j["decode_fraction_of_membw"].get<double>()).c_str());
+  });
+}
+
+}  // namespace dsv3::cli

@@ -1,0 +1,135 @@
+// Every SIMD kernel table this CPU can run, against the plain reference, per
+// stored dtype, for the decode (n <= 4) and prefill (staged) paths.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "base/thread_pool.h"
+#include "ops/cpu/kernels.h"
+#include "ops/matmul.h"
+
+namespace dsv3::test {
+namespace {
+
+struct Stored {
+  ops::Matrix view;
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;
+};
+
+Stored make(DType dt, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  Stored s;
+  s.view = {dt, rows, cols, nullptr, 0, nullptr, 0, 128};
+  s.bytes.resize(rows * cols * dtype_size(dt));
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    const float v = nd(rng);
+    if (dt == DType::F32) std::memcpy(&s.bytes[i * 4], &v, 4);
+    if (dt == DType::BF16) {
+      const uint16_t b = f32_to_bf16(v);
+      std::memcpy(&s.bytes[i * 2], &b, 2);
+    }
+    if (dt == DType::F8_E4M3) s.bytes[i] = f32_to_fp8_e4m3(v * 100.0f);  // uses subnormals to 448
+  }
+  if (dt == DType::F8_E4M3) {
+    s.scales.resize(((rows + 127) / 128) * ((cols + 127) / 128));
+    for (auto& x : s.scales) x = std::exp2(nd(rng)) * 1e-3f;
+    s.view.block_scale = s.scales.data();
+    s.view.scale_cols = (cols + 127) / 128;
+  }
+  s.view.data = s.bytes.data();
+  return s;
+}
+
+struct KernelCase {
+  std::string isa;
+  DType dtype;
+};
+
+class KernelsVsReference : public testing::TestWithParam<KernelCase> {
+ protected:
+  void SetUp() override {
+    if (!ops::cpu::force_isa(GetParam().isa)) GTEST_SKIP() << GetParam().isa << " is not available on this CPU";
+  }
+  void TearDown() override { ops::cpu::force_isa(ops::cpu::available_isas().front()); }
+};
+
+TEST_P(KernelsVsReference, MatmulAllBatchSizes) {
+  ThreadPool pool(2);
+  for (auto [rows, cols] : {std::pair{37, 300}, {256, 256}, {130, 129}, {5, 7}, {64, 1000}}) {
+    const Stored w = make(GetParam().dtype, rows, cols, rows + cols);
+    for (int64_t n : {1, 2, 3, 4, 5, 9, 17}) {
+      std::mt19937 rng(n);
+      std::normal_distribution<float> nd;
+      std::vector<float> x(n * cols);
+      for (auto& v : x) v = nd(rng);
+      std::vector<float> ref(n * rows), got(n * rows);
+      ops::matmul_reference(w.view, x.data(), cols, n, ref.data(), rows);
+      ops::matmul(w.view, x.data(), cols, n, got.data(), rows, &pool);
+      double scale = 0;
+      for (float v : ref) scale = std::max(scale, std::fabs(double(v)));
+      for (int64_t i = 0; i < n * rows; ++i)
+        ASSERT_NEAR(got[i], ref[i], 1e-5 * (scale + 1)) << rows << "x" << cols << " n=" << n << " at " << i;
+    }
+  }
+}
+
+TEST_P(KernelsVsReference, DecodeRowAndSlices) {
+  const Stored w = make(GetParam().dtype, 300, 200, 3);
+  const ops::Matrix slice = w.view.row_slice(120, 50);  // crosses a 128-row scale block
+  std::vector<float> a(200), b(200);
+  for (int64_t r = 0; r < slice.rows; ++r) {
+    ops::dequantize_row(slice, r, a.data());
+    ops::cpu::kernels().decode_row(slice, r, b.data());
+    for (int j = 0; j < 200; ++j) ASSERT_NEAR(b[j], a[j], 1e-6f * std::fabs(a[j]) + 1e-30f) << r << "," << j;
+  }
+  std::vector<float> x(3 * 50), ref(3 * 200), got(3 * 200);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+  ops::matmul_transposed(slice, x.data(), 50, 3, got.data(), 200);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t c = 0; c < 200; ++c) {
+      double s = 0;
+      for (int64_t r = 0; r < 50; ++r) {
+        ops::dequantize_row(slice, r, a.data());
+        s += double(x[i * 50 + r]) * a[c];
+      }
+      ASSERT_NEAR(got[i * 200 + c], s, 1e-4 * (1 + std::fabs(s)));
+    }
+}
+
+std::vector<KernelCase> cases() {
+  std::vector<KernelCase> v;
+  for (const char* isa : {"avx512", "avx2", "generic"})
+    for (DType d : {DType::F32, DType::BF16, DType::F8_E4M3}) v.push_back({isa, d});
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Ops, KernelsVsReference, testing::ValuesIn(cases()), [](const auto& info) {
+  return info.param.isa + "_" + std::string(dtype_name(info.param.dtype));
+});
+
+TEST(Kernels, Fp8EncodeRoundTrips) {
+  for (int v = 0; v < 256; ++v) {
+    if ((v & 0x7f) == 0x7f) continue;  // NaN
+    const float f = fp8_e4m3_to_f32(static_cast<uint8_t>(v));
+    EXPECT_EQ(fp8_e4m3_to_f32(f32_to_fp8_e4m3(f)), f) << v;
+  }
+  EXPECT_EQ(f32_to_fp8_e4m3(1000.0f), 0x7e);  // saturates
+  EXPECT_EQ(f32_to_fp8_e4m3(-1000.0f), 0xfe);
+  EXPECT_EQ(fp8_e4m3_to_f32(f32_to_fp8_e4m3(1.0625f)), 1.0f);   // tie to even
+  EXPECT_EQ(fp8_e4m3_to_f32(f32_to_fp8_e4m3(1.1875f)), 1.25f);  // tie to even (up)
+}
+
+TEST(Kernels, IsaListAndForcing) {
+  const auto isas = ops::cpu::available_isas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.back(), "generic");
+  EXPECT_FALSE(ops::cpu::force_isa("sve2048"));
+  EXPECT_TRUE(ops::cpu::force_isa("generic"));
+  EXPECT_STREQ(ops::cpu::kernels().name, "generic");
+  ops::cpu::force_isa(isas.front());
+}
+
+}  // namespace
+}  // namespace dsv3::test
