@@ -93,7 +93,7 @@ TEST(TextCli, ChatKeepsHistoryAndResets) {
 }
 
 TEST(TextCli, CtrlCStopsTheAnswerNotTheProgram) {
-  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny, "Tell me a long story\n", 1500, "/exit\n");
+  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny, "Tell me a long story\n", 300, "/exit\n");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("[stopped]"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;  // and it went on to read /exit

@@ -12,8 +12,9 @@ struct CliRun {
 // args are passed through the shell; stdin_text is fed on standard input.
 CliRun run(const std::string& args, const std::string& stdin_text = "");
 
-// Starts dsv3 with args, writes `first` to its stdin, waits `delay_ms`,
-// sends SIGINT, writes `then`, closes stdin and collects the result.
+// Starts dsv3 with args, writes `first` to its stdin, waits `delay_ms`
+// once its stdout shows output, sends SIGINT, writes `then`, closes stdin and
+// collects the result.
 CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then);
 
 int lines(const std::string& s);
