@@ -1,7 +1,10 @@
 // A persistent pool of worker threads. parallel_for splits [0, n) into one
 // contiguous range per thread; the caller's thread takes part. No thread is
-// created and nothing is allocated per call.
+// created and nothing is allocated per call. Workers spin briefly before
+// sleeping, because a decode step issues hundreds of short parallel loops
+// and a sleeping thread takes tens of microseconds to wake.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -36,10 +39,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-  Task task_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  Task task_ = nullptr;  // published by the generation increment
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   std::mutex run_mu_;  // one parallel_for at a time
