@@ -8,10 +8,9 @@
 // Templates may come from untrusted model repositories, so parsing and
 // rendering are bounded (Limits) and return Errors instead of crashing.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -20,11 +19,11 @@
 namespace dsv3::text::jinja {
 
 struct Limits {
-  int max_nesting = 256;                       // brackets, blocks, unary chains at parse time
-  uint64_t max_loop_iterations = 10'000'000;   // all loops of one render together
-  size_t max_output_bytes = 10'000'000;        // rendered text, and any one string value
-  size_t max_list_items = 1'000'000;           // any one list (range(), repetition, ...)
-  uint64_t max_work = 200'000'000;             // evaluation steps and bulk copying per render
+  int max_nesting = 256;                      // brackets, blocks, unary chains at parse time
+  uint64_t max_loop_iterations = 10'000'000;  // all loops of one render together
+  size_t max_output_bytes = 10'000'000;       // rendered text, and any one string value
+  size_t max_list_items = 1'000'000;          // any one list (range(), repetition, ...)
+  uint64_t max_work = 200'000'000;            // evaluation steps and bulk copying per render
 };
 
 struct Options {

@@ -57,7 +57,8 @@ Result<std::vector<Value>> bind(std::string_view fn, const CallArgs& args,
     auto it = std::find(names.begin(), names.end(), key);
     if (it == names.end()) return make_error("{}() got an unexpected keyword argument '{}'", fn, key);
     const auto idx = static_cast<size_t>(it - names.begin());
-    if (idx < args.positional.size()) return make_error("{}() got multiple values for argument '{}'", fn, key);
+    if (idx < args.positional.size())
+      return make_error("{}() got multiple values for argument '{}'", fn, key);
     out[idx] = value;
   }
   return out;
@@ -250,12 +251,23 @@ std::string html_escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -290,7 +302,8 @@ Result<Value> py_split(const std::string& s, const Value& sep_v, const Value& ma
           parts.push_back(s.substr(words[i].first, words[i].second - words[i].first));
         }
       } else {
-        for (size_t i = 0; i < keep; ++i) parts.push_back(s.substr(words[i].first, words[i].second - words[i].first));
+        for (size_t i = 0; i < keep; ++i)
+          parts.push_back(s.substr(words[i].first, words[i].second - words[i].first));
         parts.push_back(s.substr(words[keep].first));  // keeps trailing whitespace, as Python
       }
     } else {
@@ -514,11 +527,16 @@ Result<std::vector<Value>> sorted(std::vector<Value> items, const std::vector<Va
 
 Result<size_t> length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return size_t{0};
-    case Value::Kind::kString: return utf8_length(v.as_string());
-    case Value::Kind::kList: return v.as_list().size();
-    case Value::Kind::kDict: return v.as_dict().size();
-    default: return make_error("object of type '{}' has no len()", type_name(v));
+    case Value::Kind::kUndefined:
+      return size_t{0};
+    case Value::Kind::kString:
+      return utf8_length(v.as_string());
+    case Value::Kind::kList:
+      return v.as_list().size();
+    case Value::Kind::kDict:
+      return v.as_dict().size();
+    default:
+      return make_error("object of type '{}' has no len()", type_name(v));
   }
 }
 
@@ -611,19 +629,17 @@ Result<Value> f_escape(const Value& v, const CallArgs& args, Budget&) {
   return Value::string(html_escape(to_str(v)));
 }
 
-Result<std::vector<Value>> items_for(const Value& v) { return iterate(v); }
-
 Result<Value> f_first(const Value& v, const CallArgs& args, Budget&) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("first", args, {}));
   if (v.is_list()) return v.as_list().empty() ? Value::undefined() : v.as_list().front();
-  DSV3_ASSIGN_OR_RETURN(auto items, items_for(v));
+  DSV3_ASSIGN_OR_RETURN(auto items, iterate(v));
   return items.empty() ? Value::undefined() : items.front();
 }
 
 Result<Value> f_last(const Value& v, const CallArgs& args, Budget&) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("last", args, {}));
   if (v.is_list()) return v.as_list().empty() ? Value::undefined() : v.as_list().back();
-  DSV3_ASSIGN_OR_RETURN(auto items, items_for(v));
+  DSV3_ASSIGN_OR_RETURN(auto items, iterate(v));
   return items.empty() ? Value::undefined() : items.back();
 }
 
@@ -682,11 +698,16 @@ Result<Value> f_format(const Value& v, const CallArgs& args, Budget& budget) {
     if (next >= args.positional.size()) return make_error("not enough arguments for format string");
     const Value& arg = args.positional[next++];
     switch (c) {
-      case 's': out += to_str(arg); break;
-      case 'r': out += repr(arg); break;
+      case 's':
+        out += to_str(arg);
+        break;
+      case 'r':
+        out += repr(arg);
+        break;
       case 'd':
       case 'i':
-        if (!arg.is_number()) return make_error("%{} format: a number is required, not {}", c, type_name(arg));
+        if (!arg.is_number())
+          return make_error("%{} format: a number is required, not {}", c, type_name(arg));
         out += arg.is_integral() ? std::to_string(arg.as_int())
                                  : std::to_string(static_cast<int64_t>(std::trunc(arg.as_double())));
         break;
@@ -694,11 +715,13 @@ Result<Value> f_format(const Value& v, const CallArgs& args, Budget& budget) {
         if (!arg.is_number()) return make_error("%f format: a number is required, not {}", type_name(arg));
         out += fmt::format("{:.{}f}", arg.as_double(), precision < 0 ? 6 : precision);
         break;
-      default: return make_error("unsupported format character '{}'", c);
+      default:
+        return make_error("unsupported format character '{}'", c);
     }
     DSV3_RETURN_IF_ERROR(budget.string_size(out.size()));
   }
-  if (next < args.positional.size()) return make_error("not all arguments converted during string formatting");
+  if (next < args.positional.size())
+    return make_error("not all arguments converted during string formatting");
   return Value::string(std::move(out));
 }
 
@@ -845,10 +868,18 @@ Result<Value> select_impl(const Value& v, const CallArgs& args, Budget& budget, 
   }
   return Value::lazy_list(std::move(out));
 }
-Result<Value> f_select(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, false, true); }
-Result<Value> f_reject(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, false, false); }
-Result<Value> f_selectattr(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, true, true); }
-Result<Value> f_rejectattr(const Value& v, const CallArgs& a, Budget& b) { return select_impl(v, a, b, true, false); }
+Result<Value> f_select(const Value& v, const CallArgs& a, Budget& b) {
+  return select_impl(v, a, b, false, true);
+}
+Result<Value> f_reject(const Value& v, const CallArgs& a, Budget& b) {
+  return select_impl(v, a, b, false, false);
+}
+Result<Value> f_selectattr(const Value& v, const CallArgs& a, Budget& b) {
+  return select_impl(v, a, b, true, true);
+}
+Result<Value> f_rejectattr(const Value& v, const CallArgs& a, Budget& b) {
+  return select_impl(v, a, b, true, false);
+}
 
 Result<Value> f_replace(const Value& v, const CallArgs& args, Budget& budget) {
   DSV3_ASSIGN_OR_RETURN(auto a, bind("replace", args, {"old", "new", "count"}));
@@ -1025,21 +1056,28 @@ Result<Value> f_wordcount(const Value& v, const CallArgs& args, Budget&) {
 
 const std::unordered_map<std::string_view, FilterFn>& filters() {
   static const std::unordered_map<std::string_view, FilterFn> table{
-      {"abs", f_abs},         {"attr", f_attr},           {"batch", f_batch},           {"capitalize", f_capitalize},
-      {"center", f_center},   {"count", f_length},        {"d", f_default},
-      {"default", f_default}, {"dictsort", f_dictsort},   {"e", f_escape},
-      {"escape", f_escape},   {"first", f_first},         {"float", f_float},
-      {"forceescape", f_escape}, {"format", f_format},    {"indent", f_indent},
-      {"int", f_int},         {"items", f_items},         {"join", f_join},
-      {"last", f_last},       {"length", f_length},       {"list", f_list},
-      {"lower", f_lower},     {"map", f_map},             {"max", f_max},
-      {"min", f_min},         {"reject", f_reject},       {"rejectattr", f_rejectattr},
-      {"replace", f_replace}, {"reverse", f_reverse},     {"round", f_round},
-      {"safe", f_safe},       {"select", f_select},       {"selectattr", f_selectattr},
-      {"sort", f_sort},       {"string", f_string},       {"sum", f_sum},
-      {"title", f_title},     {"tojson", f_tojson},       {"trim", f_trim},
-      {"truncate", f_truncate}, {"unique", f_unique},     {"upper", f_upper},
-      {"wordcount", f_wordcount},
+      {"abs", f_abs},           {"attr", f_attr},
+      {"batch", f_batch},       {"capitalize", f_capitalize},
+      {"center", f_center},     {"count", f_length},
+      {"d", f_default},         {"default", f_default},
+      {"dictsort", f_dictsort}, {"e", f_escape},
+      {"escape", f_escape},     {"first", f_first},
+      {"float", f_float},       {"forceescape", f_escape},
+      {"format", f_format},     {"indent", f_indent},
+      {"int", f_int},           {"items", f_items},
+      {"join", f_join},         {"last", f_last},
+      {"length", f_length},     {"list", f_list},
+      {"lower", f_lower},       {"map", f_map},
+      {"max", f_max},           {"min", f_min},
+      {"reject", f_reject},     {"rejectattr", f_rejectattr},
+      {"replace", f_replace},   {"reverse", f_reverse},
+      {"round", f_round},       {"safe", f_safe},
+      {"select", f_select},     {"selectattr", f_selectattr},
+      {"sort", f_sort},         {"string", f_string},
+      {"sum", f_sum},           {"title", f_title},
+      {"tojson", f_tojson},     {"trim", f_trim},
+      {"truncate", f_truncate}, {"unique", f_unique},
+      {"upper", f_upper},       {"wordcount", f_wordcount},
   };
   return table;
 }
@@ -1060,7 +1098,9 @@ Result<bool> t_undefined(const Value& v, const CallArgs&) { return v.is_undefine
 Result<bool> t_none(const Value& v, const CallArgs&) { return v.is_none(); }
 Result<bool> t_boolean(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kBool; }
 Result<bool> t_true(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kBool && v.as_bool(); }
-Result<bool> t_false(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kBool && !v.as_bool(); }
+Result<bool> t_false(const Value& v, const CallArgs&) {
+  return v.kind() == Value::Kind::kBool && !v.as_bool();
+}
 Result<bool> t_integer(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kInt; }
 Result<bool> t_float(const Value& v, const CallArgs&) { return v.kind() == Value::Kind::kFloat; }
 Result<bool> t_number(const Value& v, const CallArgs&) { return v.is_number(); }
@@ -1124,35 +1164,69 @@ Result<bool> t_ge(const Value& v, const CallArgs& a) { return order_test(v, a, 1
 Result<bool> t_in(const Value& v, const CallArgs& args) {
   DSV3_ASSIGN_OR_RETURN(Value seq, one_arg("in", args));
   switch (seq.kind()) {
-    case Value::Kind::kUndefined: return false;
+    case Value::Kind::kUndefined:
+      return false;
     case Value::Kind::kString:
-      if (!v.is_string()) return make_error("'in <string>' requires string as left operand, not {}", type_name(v));
+      if (!v.is_string())
+        return make_error("'in <string>' requires string as left operand, not {}", type_name(v));
       return seq.as_string().find(v.as_string()) != std::string::npos;
     case Value::Kind::kList:
-      return std::any_of(seq.as_list().begin(), seq.as_list().end(), [&](const Value& x) { return equals(x, v); });
-    case Value::Kind::kDict: return v.is_string() && seq.as_dict().find(v.as_string()) != nullptr;
-    case Value::Kind::kNamespace: return v.is_string() && seq.as_namespace().attrs.find(v.as_string()) != nullptr;
-    default: return make_error("argument of type '{}' is not iterable", type_name(seq));
+      return std::any_of(seq.as_list().begin(), seq.as_list().end(),
+                         [&](const Value& x) { return equals(x, v); });
+    case Value::Kind::kDict:
+      return v.is_string() && seq.as_dict().find(v.as_string()) != nullptr;
+    case Value::Kind::kNamespace:
+      return v.is_string() && seq.as_namespace().attrs.find(v.as_string()) != nullptr;
+    default:
+      return make_error("argument of type '{}' is not iterable", type_name(seq));
   }
 }
-Result<bool> t_filter(const Value& v, const CallArgs&) { return v.is_string() && is_filter_name(v.as_string()); }
+Result<bool> t_filter(const Value& v, const CallArgs&) {
+  return v.is_string() && is_filter_name(v.as_string());
+}
 Result<bool> t_test(const Value& v, const CallArgs&) { return v.is_string() && is_test_name(v.as_string()); }
 
 const std::unordered_map<std::string_view, TestFn>& tests() {
   static const std::unordered_map<std::string_view, TestFn> table{
-      {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},
-      {"boolean", t_boolean},   {"true", t_true},           {"false", t_false},
-      {"integer", t_integer},   {"float", t_float},         {"number", t_number},
-      {"string", t_string},     {"mapping", t_mapping},     {"iterable", t_iterable},
-      {"sequence", t_iterable}, {"callable", t_callable},   {"escaped", t_escaped},
-      {"lower", t_lower},       {"upper", t_upper},         {"even", t_even},
-      {"odd", t_odd},           {"divisibleby", t_divisibleby}, {"sameas", t_sameas},
-      {"eq", t_eq},             {"equalto", t_eq},          {"==", t_eq},
-      {"ne", t_ne},             {"!=", t_ne},               {"lt", t_lt},
-      {"lessthan", t_lt},       {"<", t_lt},                {"le", t_le},
-      {"<=", t_le},             {"gt", t_gt},               {"greaterthan", t_gt},
-      {">", t_gt},              {"ge", t_ge},               {">=", t_ge},
-      {"in", t_in},             {"filter", t_filter},       {"test", t_test},
+      {"defined", t_defined},
+      {"undefined", t_undefined},
+      {"none", t_none},
+      {"boolean", t_boolean},
+      {"true", t_true},
+      {"false", t_false},
+      {"integer", t_integer},
+      {"float", t_float},
+      {"number", t_number},
+      {"string", t_string},
+      {"mapping", t_mapping},
+      {"iterable", t_iterable},
+      {"sequence", t_iterable},
+      {"callable", t_callable},
+      {"escaped", t_escaped},
+      {"lower", t_lower},
+      {"upper", t_upper},
+      {"even", t_even},
+      {"odd", t_odd},
+      {"divisibleby", t_divisibleby},
+      {"sameas", t_sameas},
+      {"eq", t_eq},
+      {"equalto", t_eq},
+      {"==", t_eq},
+      {"ne", t_ne},
+      {"!=", t_ne},
+      {"lt", t_lt},
+      {"lessthan", t_lt},
+      {"<", t_lt},
+      {"le", t_le},
+      {"<=", t_le},
+      {"gt", t_gt},
+      {"greaterthan", t_gt},
+      {">", t_gt},
+      {"ge", t_ge},
+      {">=", t_ge},
+      {"in", t_in},
+      {"filter", t_filter},
+      {"test", t_test},
   };
   return table;
 }
@@ -1219,7 +1293,8 @@ Result<Value> str_format(const std::string& f, const CallArgs& args, Budget& bud
   return Value::string(std::move(out));
 }
 
-Result<Value> string_method(const std::string& s, std::string_view name, const CallArgs& args, Budget& budget) {
+Result<Value> string_method(const std::string& s, std::string_view name, const CallArgs& args,
+                            Budget& budget) {
   DSV3_RETURN_IF_ERROR(budget.work(s.size() / 16 + 1));
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     DSV3_ASSIGN_OR_RETURN(auto a, bind(name, args, {"chars"}));
@@ -1361,8 +1436,8 @@ Result<Value> list_method(const Value& list, std::string_view name, const CallAr
     if (name == "index") return make_error("{} is not in list", repr(a[0]));
     return Value::integer(n);
   }
-  static constexpr std::string_view kMutators[] = {"append", "extend", "insert", "pop", "remove", "clear", "sort",
-                                                   "reverse"};
+  static constexpr std::string_view kMutators[] = {"append", "extend", "insert", "pop",
+                                                   "remove", "clear",  "sort",   "reverse"};
   if (std::find(std::begin(kMutators), std::end(kMutators), name) != std::end(kMutators)) {
     return make_error("lists are immutable in templates ('{}' is not allowed)", name);
   }
@@ -1405,15 +1480,19 @@ Result<bool> apply_test(std::string_view name, const Value& value, const CallArg
 
 Result<Value> call_method(const Value& self, std::string_view name, const CallArgs& args, Budget& budget) {
   switch (self.kind()) {
-    case Value::Kind::kString: return string_method(self.as_string(), name, args, budget);
-    case Value::Kind::kDict: return dict_method(self.as_dict(), name, args, budget);
-    case Value::Kind::kList: return list_method(self, name, args, budget);
+    case Value::Kind::kString:
+      return string_method(self.as_string(), name, args, budget);
+    case Value::Kind::kDict:
+      return dict_method(self.as_dict(), name, args, budget);
+    case Value::Kind::kList:
+      return list_method(self, name, args, budget);
     case Value::Kind::kUndefined:
       if (!self.undefined_name().empty()) {
         return make_error("'{}' is undefined (calling its method '{}')", self.undefined_name(), name);
       }
       return make_error("cannot call method '{}' of an undefined value", name);
-    default: return make_error("'{}' object has no method '{}'", type_name(self), name);
+    default:
+      return make_error("'{}' object has no method '{}'", type_name(self), name);
   }
 }
 
@@ -1459,14 +1538,16 @@ Result<Value> call_global(const Callable& fn, const CallArgs& args, Budget& budg
     for (const auto& [k, v] : args.keyword) d.set(k, v);
     if (name == "dict") return Value::dict(std::move(d));
     for (const auto& [k, v] : d.entries()) {
-      if (v.has_namespace()) return make_error("a namespace cannot hold another namespace ('{}')", k);
+      if (v.has_namespace())
+        return make_error("a namespace cannot hold a namespace or loop object ('{}')", k);
     }
     auto ns = std::make_shared<Namespace>();
     ns->attrs = std::move(d);
     return Value::namespace_object(std::move(ns));
   }
   if (name == "raise_exception") {
-    if (args.positional.size() != 1 || !args.keyword.empty()) return make_error("raise_exception() takes one argument");
+    if (args.positional.size() != 1 || !args.keyword.empty())
+      return make_error("raise_exception() takes one argument");
     return make_error("{}", to_str(args.positional[0]));
   }
   if (name == "strftime_now") {
@@ -1521,7 +1602,8 @@ Value get_attr(const Value& obj, std::string_view name) {
 }
 
 Value get_item(const Value& obj, const Value& key) {
-  if (key.is_string() && (obj.is_dict() || obj.kind() == Value::Kind::kNamespace)) {
+  if (key.is_string() &&
+      (obj.is_dict() || obj.kind() == Value::Kind::kNamespace || obj.kind() == Value::Kind::kLoop)) {
     return get_attr(obj, key.as_string());
   }
   if (key.is_integral()) {
@@ -1548,16 +1630,20 @@ Value get_item(const Value& obj, const Value& key) {
 
 Result<std::vector<Value>> iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return std::vector<Value>{};
-    case Value::Kind::kList: return v.as_list();
-    case Value::Kind::kString: return chars_of(v.as_string()).as_list();
+    case Value::Kind::kUndefined:
+      return std::vector<Value>{};
+    case Value::Kind::kList:
+      return v.as_list();
+    case Value::Kind::kString:
+      return chars_of(v.as_string()).as_list();
     case Value::Kind::kDict: {
       std::vector<Value> keys;
       keys.reserve(v.as_dict().size());
       for (const auto& [key, value] : v.as_dict().entries()) keys.push_back(Value::string(key));
       return keys;
     }
-    default: return make_error("'{}' object is not iterable", type_name(v));
+    default:
+      return make_error("'{}' object is not iterable", type_name(v));
   }
 }
 

@@ -17,10 +17,10 @@ enum class TokenType : uint8_t {
   kBlockBegin,  // {%
   kBlockEnd,    // %}
   kName,
-  kString,      // value in `text`, escapes decoded
+  kString,  // value in `text`, escapes decoded
   kInt,
   kFloat,
-  kOp,          // operator or punctuation in `text`
+  kOp,  // operator or punctuation in `text`
   kEof,
 };
 

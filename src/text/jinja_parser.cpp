@@ -11,17 +11,27 @@ namespace {
 
 std::string describe(const Token& t) {
   switch (t.type) {
-    case TokenType::kText: return "template text";
-    case TokenType::kVarBegin: return "'{{'";
-    case TokenType::kVarEnd: return "'}}'";
-    case TokenType::kBlockBegin: return "'{%'";
-    case TokenType::kBlockEnd: return "'%}'";
-    case TokenType::kName: return "'" + t.text + "'";
-    case TokenType::kString: return "a string";
+    case TokenType::kText:
+      return "template text";
+    case TokenType::kVarBegin:
+      return "'{{'";
+    case TokenType::kVarEnd:
+      return "'}}'";
+    case TokenType::kBlockBegin:
+      return "'{%'";
+    case TokenType::kBlockEnd:
+      return "'%}'";
+    case TokenType::kName:
+      return "'" + t.text + "'";
+    case TokenType::kString:
+      return "a string";
     case TokenType::kInt:
-    case TokenType::kFloat: return "a number";
-    case TokenType::kOp: return "'" + t.text + "'";
-    case TokenType::kEof: return "end of template";
+    case TokenType::kFloat:
+      return "a number";
+    case TokenType::kOp:
+      return "'" + t.text + "'";
+    case TokenType::kEof:
+      return "end of template";
   }
   return "token";
 }
@@ -67,17 +77,18 @@ class Parser {
   }
 
   static Pos pos_of(const Token& t) { return Pos{t.line, t.col}; }
-  static Error fail_at(Pos p, std::string_view msg) { return make_error("jinja {}:{}: {}", p.line, p.col, msg); }
-  Error fail(std::string_view msg) const { return fail_at(pos_of(cur()), msg); }
-  Error unexpected(std::string_view wanted) const {
+  // Error paths stay out of line so that they do not enlarge the frames of
+  // the recursive descent.
+  [[gnu::noinline, gnu::cold]] static Error fail_at(Pos p, std::string_view msg) {
+    return make_error("jinja {}:{}: {}", p.line, p.col, msg);
+  }
+  [[gnu::noinline, gnu::cold]] Error fail(std::string_view msg) const { return fail_at(pos_of(cur()), msg); }
+  [[gnu::noinline, gnu::cold]] Error unexpected(std::string_view wanted) const {
     return fail(fmt::format("expected {}, got {}", wanted, describe(cur())));
   }
 
-  Status too_deep() const {
-    if (depth_ > limits_.max_nesting) {
-      return fail(fmt::format("template nested deeper than {} levels", limits_.max_nesting));
-    }
-    return {};
+  [[gnu::noinline, gnu::cold]] Error too_deep() const {
+    return fail(fmt::format("template nested deeper than {} levels", limits_.max_nesting));
   }
   Status expect_op(std::string_view op) {
     if (!skip_op(op)) return unexpected(fmt::format("'{}'", op));
@@ -131,53 +142,59 @@ class Parser {
   Result<Body> parse_body(std::initializer_list<std::string_view> ends, std::string* which,
                           std::string_view opener, Pos opened) {
     Nest nest(depth_);
-    DSV3_RETURN_IF_ERROR(too_deep());
+    if (depth_ > limits_.max_nesting) return too_deep();
     Body body;
     for (;;) {
       const Token& t = cur();
-      switch (t.type) {
-        case TokenType::kText: {
-          auto s = stmt(StmtKind::kText, pos_of(t));
-          s->text = t.text;
-          body.push_back(std::move(s));
-          advance();
-          break;
-        }
-        case TokenType::kVarBegin: {
-          auto s = stmt(StmtKind::kOutput, pos_of(t));
-          advance();
-          DSV3_ASSIGN_OR_RETURN(s->expr, parse_tuple(true, false));
-          if (cur().type != TokenType::kVarEnd) return unexpected("'}}'");
-          advance();
-          body.push_back(std::move(s));
-          break;
-        }
-        case TokenType::kBlockBegin: {
-          const Token& name = look();
-          if (name.type == TokenType::kName &&
-              std::find(ends.begin(), ends.end(), name.text) != ends.end()) {
-            *which = name.text;
-            advance();
-            advance();
-            return body;
-          }
-          advance();
-          DSV3_ASSIGN_OR_RETURN(StmtPtr s, parse_statement());
-          body.push_back(std::move(s));
-          break;
-        }
-        case TokenType::kEof:
-          if (ends.size() != 0) {
-            return fail(fmt::format("unexpected end of template: '{}' opened at {}:{} is missing '{}'",
-                                    opener, opened.line, opened.col, *(ends.end() - 1)));
-          }
-          return body;
-        default: return fail(fmt::format("unexpected {}", describe(t)));
+      if (t.type == TokenType::kBlockBegin && look().type == TokenType::kName &&
+          std::find(ends.begin(), ends.end(), look().text) != ends.end()) {
+        *which = look().text;
+        advance();
+        advance();
+        return body;
       }
+      if (t.type == TokenType::kEof) {
+        if (ends.size() != 0) return missing_end(opener, opened, *(ends.end() - 1));
+        return body;
+      }
+      DSV3_ASSIGN_OR_RETURN(StmtPtr s, parse_item());
+      body.push_back(std::move(s));
     }
   }
 
-  Result<StmtPtr> parse_statement() {
+  [[gnu::noinline, gnu::cold]] Error missing_end(std::string_view opener, Pos opened,
+                                                 std::string_view end) const {
+    return fail(fmt::format("unexpected end of template: '{}' opened at {}:{} is missing '{}'", opener,
+                            opened.line, opened.col, end));
+  }
+
+  // One piece of a body: text, {{ output }} or a {% statement %}.
+  [[gnu::noinline]] Result<StmtPtr> parse_item() {
+    const Token& t = cur();
+    switch (t.type) {
+      case TokenType::kText: {
+        auto s = stmt(StmtKind::kText, pos_of(t));
+        s->text = t.text;
+        advance();
+        return s;
+      }
+      case TokenType::kVarBegin: {
+        auto s = stmt(StmtKind::kOutput, pos_of(t));
+        advance();
+        DSV3_ASSIGN_OR_RETURN(s->expr, parse_tuple(true, false));
+        if (cur().type != TokenType::kVarEnd) return unexpected("'}}'");
+        advance();
+        return s;
+      }
+      case TokenType::kBlockBegin:
+        advance();
+        return parse_statement();
+      default:
+        return fail(fmt::format("unexpected {}", describe(t)));
+    }
+  }
+
+  [[gnu::noinline]] Result<StmtPtr> parse_statement() {
     if (cur().type != TokenType::kName) return unexpected("a tag name after '{%'");
     const std::string name = cur().text;
     const Pos pos = pos_of(cur());
@@ -188,14 +205,15 @@ class Parser {
     if (name == "macro") return parse_macro(pos);
     if (name == "filter") return parse_filter_block(pos);
     if (name == "with") return parse_with(pos);
-    if (name == "generation") return parse_simple_block(StmtKind::kGeneration, pos, "generation", "endgeneration");
+    if (name == "generation")
+      return parse_simple_block(StmtKind::kGeneration, pos, "generation", "endgeneration");
     if (name == "break" || name == "continue") {
       if (loop_depth_ == 0) return fail_at(pos, fmt::format("'{}' outside of a for loop", name));
       DSV3_RETURN_IF_ERROR(expect_block_end());
       return stmt(name == "break" ? StmtKind::kBreak : StmtKind::kContinue, pos);
     }
-    static constexpr std::string_view kUnsupported[] = {
-        "call", "include", "import", "from", "extends", "block", "do", "autoescape", "trans"};
+    static constexpr std::string_view kUnsupported[] = {"call",  "include", "import",     "from", "extends",
+                                                        "block", "do",      "autoescape", "trans"};
     if (std::find(std::begin(kUnsupported), std::end(kUnsupported), name) != std::end(kUnsupported)) {
       return fail_at(pos, fmt::format("the '{}' tag is not supported", name));
     }
@@ -205,7 +223,7 @@ class Parser {
     return fail_at(pos, fmt::format("unknown tag '{}'", name));
   }
 
-  Result<StmtPtr> parse_if(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_if(Pos pos) {
     auto s = stmt(StmtKind::kIf, pos);
     DSV3_ASSIGN_OR_RETURN(ExprPtr cond, parse_tuple(false, false));
     DSV3_RETURN_IF_ERROR(expect_block_end());
@@ -227,7 +245,7 @@ class Parser {
     }
   }
 
-  Result<StmtPtr> parse_for(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_for(Pos pos) {
     auto s = stmt(StmtKind::kFor, pos);
     const bool paren = skip_op("(");
     do {
@@ -256,7 +274,7 @@ class Parser {
     return s;
   }
 
-  Result<StmtPtr> parse_set(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_set(Pos pos) {
     auto s = stmt(StmtKind::kSet, pos);
     DSV3_ASSIGN_OR_RETURN(std::string first, expect_name());
     s->targets.push_back(std::move(first));
@@ -286,7 +304,7 @@ class Parser {
     return s;
   }
 
-  Result<StmtPtr> parse_macro(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_macro(Pos pos) {
     auto s = stmt(StmtKind::kMacro, pos);
     DSV3_ASSIGN_OR_RETURN(s->name, expect_name());
     DSV3_RETURN_IF_ERROR(expect_op("("));
@@ -313,7 +331,7 @@ class Parser {
     return s;
   }
 
-  Result<StmtPtr> parse_filter_block(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_filter_block(Pos pos) {
     auto s = stmt(StmtKind::kFilterBlock, pos);
     DSV3_ASSIGN_OR_RETURN(s->expr, parse_filters(node(ExprKind::kPlaceholder, pos), true));
     DSV3_RETURN_IF_ERROR(expect_block_end());
@@ -323,7 +341,7 @@ class Parser {
     return s;
   }
 
-  Result<StmtPtr> parse_with(Pos pos) {
+  [[gnu::noinline]] Result<StmtPtr> parse_with(Pos pos) {
     auto s = stmt(StmtKind::kWith, pos);
     while (cur().type == TokenType::kName) {
       DSV3_ASSIGN_OR_RETURN(std::string target, expect_name());
@@ -340,7 +358,8 @@ class Parser {
     return s;
   }
 
-  Result<StmtPtr> parse_simple_block(StmtKind kind, Pos pos, std::string_view open, std::string_view end) {
+  [[gnu::noinline]] Result<StmtPtr> parse_simple_block(StmtKind kind, Pos pos, std::string_view open,
+                                                       std::string_view end) {
     auto s = stmt(kind, pos);
     DSV3_RETURN_IF_ERROR(expect_block_end());
     std::string which;
@@ -358,41 +377,44 @@ class Parser {
 
   // `a, b` forms a tuple wherever an expression list may appear.
   Result<ExprPtr> parse_tuple(bool with_condexpr, bool explicit_parens) {
-    const Pos pos = pos_of(cur());
-    std::vector<ExprPtr> items;
-    bool is_tuple = false;
-    for (;;) {
-      if (!items.empty()) DSV3_RETURN_IF_ERROR(expect_op(","));
-      if (is_tuple_end()) break;
-      DSV3_ASSIGN_OR_RETURN(ExprPtr e, parse_expression(with_condexpr));
-      items.push_back(std::move(e));
-      if (is_op(",")) {
-        is_tuple = true;
-      } else {
-        break;
-      }
-    }
-    if (!is_tuple) {
-      if (!items.empty()) return std::move(items[0]);
+    if (is_tuple_end()) {
       if (!explicit_parens) return unexpected("an expression");
+      return parse_tuple_rest(nullptr, with_condexpr);  // ()
     }
-    auto t = node(ExprKind::kTuple, pos);
-    t->args = std::move(items);
+    DSV3_ASSIGN_OR_RETURN(ExprPtr first, parse_expression(with_condexpr));
+    if (!is_op(",")) return first;
+    return parse_tuple_rest(std::move(first), with_condexpr);
+  }
+
+  // The rest of `a, b, ...` after its first item (null for `()`).
+  [[gnu::noinline]] Result<ExprPtr> parse_tuple_rest(ExprPtr first, bool with_condexpr) {
+    auto t = node(ExprKind::kTuple, first ? first->pos : pos_of(cur()));
+    if (first) t->args.push_back(std::move(first));
+    while (skip_op(",") && !is_tuple_end()) {
+      DSV3_ASSIGN_OR_RETURN(ExprPtr e, parse_expression(with_condexpr));
+      t->args.push_back(std::move(e));
+    }
     return done(std::move(t));
   }
 
   Result<ExprPtr> parse_expression(bool with_condexpr) {
     Nest nest(depth_);
-    DSV3_RETURN_IF_ERROR(too_deep());
-    return with_condexpr ? parse_condexpr() : parse_or();
+    if (depth_ > limits_.max_nesting) return too_deep();
+    return with_condexpr ? parse_condexpr() : parse_binary(0);
   }
 
   Result<ExprPtr> parse_condexpr() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr expr, parse_or());
+    DSV3_ASSIGN_OR_RETURN(ExprPtr expr, parse_binary(0));
+    if (!is_name("if")) return expr;
+    return parse_condition_tail(std::move(expr));
+  }
+
+  // `expr if cond [else other]`, repeatedly.
+  [[gnu::noinline]] Result<ExprPtr> parse_condition_tail(ExprPtr expr) {
     while (is_name("if")) {
       auto c = node(ExprKind::kCondition, pos_of(cur()));
       advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr cond, parse_or());
+      DSV3_ASSIGN_OR_RETURN(ExprPtr cond, parse_binary(0));
       ExprPtr otherwise;
       if (skip_name("else")) {
         DSV3_ASSIGN_OR_RETURN(otherwise, parse_expression(true));
@@ -413,143 +435,141 @@ class Parser {
     return done(std::move(b));
   }
 
-  Result<ExprPtr> parse_or() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_and());
-    while (is_name("or")) {
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_and());
-      DSV3_ASSIGN_OR_RETURN(left, binary("or", pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> parse_and() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_not());
-    while (is_name("and")) {
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_not());
-      DSV3_ASSIGN_OR_RETURN(left, binary("and", pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> parse_not() {
-    if (is_name("not")) {
-      Nest nest(depth_);
-      DSV3_RETURN_IF_ERROR(too_deep());
-      auto u = node(ExprKind::kUnary, pos_of(cur()));
-      u->name = "not";
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr operand, parse_not());
-      u->args.push_back(std::move(operand));
-      return done(std::move(u));
-    }
-    return parse_compare();
-  }
-
-  Result<ExprPtr> parse_compare() {
-    const Pos pos = pos_of(cur());
-    DSV3_ASSIGN_OR_RETURN(ExprPtr first, parse_math1());
-    auto c = node(ExprKind::kCompare, pos);
-    c->args.push_back(std::move(first));
-    for (;;) {
-      std::string op;
-      if (cur().type == TokenType::kOp &&
-          (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") || is_op(">="))) {
-        op = cur().text;
-        advance();
-      } else if (is_name("in")) {
-        op = "in";
-        advance();
-      } else if (is_name("not") && look().type == TokenType::kName && look().text == "in") {
-        op = "notin";
-        advance();
-        advance();
-      } else {
-        break;
+  // Binary operators by Jinja2's precedence, loosest first: 0 `or`, 1 `and`,
+  // (2 prefix `not`), 3 comparisons and `in`/`not in`, 4 `+ -`, 5 `~`,
+  // 6 `* / // %`, 7 `**`. All are left-associative. Returns -1 if the
+  // current token is no binary operator; *op gets its name.
+  int op_level(std::string* op) const {
+    const Token& t = cur();
+    if (t.type == TokenType::kName) {
+      if (t.text == "or" || t.text == "and") {
+        *op = t.text;
+        return t.text == "or" ? 0 : 1;
       }
-      DSV3_ASSIGN_OR_RETURN(ExprPtr rhs, parse_math1());
-      c->ops.push_back(std::move(op));
+      if (t.text == "in") {
+        *op = "in";
+        return 3;
+      }
+      if (t.text == "not" && look().type == TokenType::kName && look().text == "in") {
+        *op = "notin";
+        return 3;
+      }
+      return -1;
+    }
+    if (t.type != TokenType::kOp) return -1;
+    static constexpr std::pair<std::string_view, int> kOps[] = {
+        {"==", 3}, {"!=", 3}, {"<", 3}, {"<=", 3}, {">", 3},  {">=", 3}, {"+", 4},
+        {"-", 4},  {"~", 5},  {"*", 6}, {"/", 6},  {"//", 6}, {"%", 6},  {"**", 7}};
+    for (const auto& [text, level] : kOps) {
+      if (t.text == text) {
+        *op = t.text;
+        return level;
+      }
+    }
+    return -1;
+  }
+
+  // Precedence climbing over op_level(); one C++ frame per operand instead
+  // of one per precedence level keeps deeply nested input cheap on the stack.
+  Result<ExprPtr> parse_binary(int min_level) {
+    ExprPtr left;
+    if (min_level <= 2 && is_name("not")) {
+      DSV3_ASSIGN_OR_RETURN(left, parse_not());
+    } else {
+      DSV3_ASSIGN_OR_RETURN(left, parse_unary(true));
+    }
+    std::string op;
+    for (int level = op_level(&op); level >= min_level; level = op_level(&op)) {
+      if (level == 3) {
+        DSV3_ASSIGN_OR_RETURN(left, parse_comparisons(std::move(left)));
+        continue;
+      }
+      const Pos pos = pos_of(cur());
+      advance();
+      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_binary(level + 1));
+      DSV3_ASSIGN_OR_RETURN(left, binary(std::move(op), pos, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  // `not x` binds looser than comparisons: `not a == b` is `not (a == b)`.
+  [[gnu::noinline]] Result<ExprPtr> parse_not() {
+    Nest nest(depth_);
+    if (depth_ > limits_.max_nesting) return too_deep();
+    auto u = node(ExprKind::kUnary, pos_of(cur()));
+    u->name = "not";
+    advance();
+    DSV3_ASSIGN_OR_RETURN(ExprPtr operand, parse_binary(2));
+    u->args.push_back(std::move(operand));
+    return done(std::move(u));
+  }
+
+  // `a < b <= c` chains as in Python.
+  [[gnu::noinline]] Result<ExprPtr> parse_comparisons(ExprPtr first) {
+    auto c = node(ExprKind::kCompare, first->pos);
+    c->args.push_back(std::move(first));
+    std::string op;
+    while (op_level(&op) == 3) {
+      advance();
+      if (op == "notin") advance();
+      DSV3_ASSIGN_OR_RETURN(ExprPtr rhs, parse_binary(4));
+      c->ops.push_back(op);
       c->args.push_back(std::move(rhs));
     }
-    if (c->ops.empty()) return std::move(c->args[0]);
     return done(std::move(c));
-  }
-
-  Result<ExprPtr> parse_math1() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_concat());
-    while (is_op("+") || is_op("-")) {
-      const std::string op = cur().text;
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_concat());
-      DSV3_ASSIGN_OR_RETURN(left, binary(op, pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> parse_concat() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_math2());
-    while (is_op("~")) {
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_math2());
-      DSV3_ASSIGN_OR_RETURN(left, binary("~", pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> parse_math2() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_pow());
-    while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-      const std::string op = cur().text;
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_pow());
-      DSV3_ASSIGN_OR_RETURN(left, binary(op, pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> parse_pow() {
-    DSV3_ASSIGN_OR_RETURN(ExprPtr left, parse_unary(true));
-    while (is_op("**")) {
-      const Pos pos = pos_of(cur());
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr right, parse_unary(true));
-      DSV3_ASSIGN_OR_RETURN(left, binary("**", pos, std::move(left), std::move(right)));
-    }
-    return left;
   }
 
   // Unary minus binds tighter than filters: `-x|abs` is `(-x)|abs`.
   Result<ExprPtr> parse_unary(bool with_filter) {
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
-      Nest nest(depth_);
-      DSV3_RETURN_IF_ERROR(too_deep());
-      auto u = node(ExprKind::kUnary, pos_of(cur()));
-      u->name = cur().text;
-      advance();
-      DSV3_ASSIGN_OR_RETURN(ExprPtr operand, parse_unary(false));
-      u->args.push_back(std::move(operand));
-      DSV3_ASSIGN_OR_RETURN(e, done(std::move(u)));
+      DSV3_ASSIGN_OR_RETURN(e, parse_sign());
     } else {
       DSV3_ASSIGN_OR_RETURN(e, parse_primary());
     }
+    return parse_postfix_and_filters(std::move(e), with_filter);
+  }
+
+  [[gnu::noinline]] Result<ExprPtr> parse_sign() {
+    Nest nest(depth_);
+    if (depth_ > limits_.max_nesting) return too_deep();
+    auto u = node(ExprKind::kUnary, pos_of(cur()));
+    u->name = cur().text;
+    advance();
+    DSV3_ASSIGN_OR_RETURN(ExprPtr operand, parse_unary(false));
+    u->args.push_back(std::move(operand));
+    return done(std::move(u));
+  }
+
+  [[gnu::noinline]] Result<ExprPtr> parse_postfix_and_filters(ExprPtr e, bool with_filter) {
     DSV3_ASSIGN_OR_RETURN(e, parse_postfix(std::move(e)));
-    if (with_filter) {
-      DSV3_ASSIGN_OR_RETURN(e, parse_filter_expr(std::move(e)));
-    }
-    return e;
+    if (!with_filter) return e;
+    return parse_filter_expr(std::move(e));
   }
 
   Result<ExprPtr> parse_primary() {
     const Token& t = cur();
-    const Pos pos = pos_of(t);
-    auto lit = node(ExprKind::kLiteral, pos);
+    switch (t.type) {
+      case TokenType::kName:
+      case TokenType::kString:
+      case TokenType::kInt:
+      case TokenType::kFloat:
+        return parse_atom();
+      case TokenType::kOp:
+        if (t.text == "(") return parse_paren();
+        if (t.text == "[") return parse_list(pos_of(t));
+        if (t.text == "{") return parse_dict(pos_of(t));
+        break;
+      default:
+        break;
+    }
+    return fail(fmt::format("unexpected {}", describe(t)));
+  }
+
+  // Names and literals; adjacent string literals concatenate.
+  [[gnu::noinline]] Result<ExprPtr> parse_atom() {
+    const Token& t = cur();
+    auto lit = node(ExprKind::kLiteral, pos_of(t));
     switch (t.type) {
       case TokenType::kName:
         if (t.text == "true" || t.text == "True") {
@@ -559,16 +579,14 @@ class Parser {
         } else if (t.text == "none" || t.text == "None") {
           lit->literal = Value::none();
         } else {
-          auto n = node(ExprKind::kName, pos);
-          n->name = t.text;
-          advance();
-          return n;
+          lit->kind = ExprKind::kName;
+          lit->name = t.text;
         }
         advance();
         return lit;
       case TokenType::kString: {
         std::string s;
-        while (cur().type == TokenType::kString) {  // adjacent literals concatenate
+        while (cur().type == TokenType::kString) {
           s += cur().text;
           advance();
         }
@@ -577,28 +595,23 @@ class Parser {
       }
       case TokenType::kInt:
         lit->literal = Value::integer(t.int_value);
-        advance();
-        return lit;
-      case TokenType::kFloat:
-        lit->literal = Value::number(t.float_value);
-        advance();
-        return lit;
-      case TokenType::kOp:
-        if (t.text == "(") {
-          advance();
-          DSV3_ASSIGN_OR_RETURN(ExprPtr e, parse_tuple(true, true));
-          DSV3_RETURN_IF_ERROR(expect_op(")"));
-          return e;
-        }
-        if (t.text == "[") return parse_list(pos);
-        if (t.text == "{") return parse_dict(pos);
         break;
-      default: break;
+      default:
+        lit->literal = Value::number(t.float_value);
+        break;
     }
-    return fail(fmt::format("unexpected {}", describe(t)));
+    advance();
+    return lit;
   }
 
-  Result<ExprPtr> parse_list(Pos pos) {
+  [[gnu::noinline]] Result<ExprPtr> parse_paren() {
+    advance();
+    DSV3_ASSIGN_OR_RETURN(ExprPtr e, parse_tuple(true, true));
+    DSV3_RETURN_IF_ERROR(expect_op(")"));
+    return e;
+  }
+
+  [[gnu::noinline]] Result<ExprPtr> parse_list(Pos pos) {
     advance();
     auto l = node(ExprKind::kList, pos);
     while (!is_op("]")) {
@@ -610,7 +623,7 @@ class Parser {
     return done(std::move(l));
   }
 
-  Result<ExprPtr> parse_dict(Pos pos) {
+  [[gnu::noinline]] Result<ExprPtr> parse_dict(Pos pos) {
     advance();
     auto d = node(ExprKind::kDict, pos);
     while (!is_op("}")) {
@@ -625,7 +638,7 @@ class Parser {
     return done(std::move(d));
   }
 
-  Result<ExprPtr> parse_postfix(ExprPtr e) {
+  [[gnu::noinline]] Result<ExprPtr> parse_postfix(ExprPtr e) {
     for (;;) {
       const Pos pos = pos_of(cur());
       if (skip_op(".")) {
@@ -656,7 +669,7 @@ class Parser {
     }
   }
 
-  Result<ExprPtr> parse_subscript(ExprPtr e) {
+  [[gnu::noinline]] Result<ExprPtr> parse_subscript(ExprPtr e) {
     const Pos pos = pos_of(cur());
     advance();
     ExprPtr start;
@@ -688,7 +701,7 @@ class Parser {
   }
 
   // Parses `(a, b, key=c)` into e->args (after any existing ones) and e->kwargs.
-  Status parse_call_args(Expr& e) {
+  [[gnu::noinline]] Status parse_call_args(Expr& e) {
     DSV3_RETURN_IF_ERROR(expect_op("("));
     while (!is_op(")")) {
       if (is_op("*") || is_op("**")) return fail("*args and **kwargs in calls are not supported");
@@ -708,14 +721,14 @@ class Parser {
     return expect_op(")");
   }
 
-  Result<ExprPtr> parse_call(ExprPtr callee) {
-    auto c = node(ExprKind::kCall, pos_of(cur()));
+  [[gnu::noinline]] Result<ExprPtr> parse_call(ExprPtr callee) {
+    auto c = node(ExprKind::kCall, callee->pos);
     c->args.push_back(std::move(callee));
     DSV3_RETURN_IF_ERROR(parse_call_args(*c));
     return done(std::move(c));
   }
 
-  Result<ExprPtr> parse_filter_expr(ExprPtr e) {
+  [[gnu::noinline]] Result<ExprPtr> parse_filter_expr(ExprPtr e) {
     for (;;) {
       if (is_op("|")) {
         DSV3_ASSIGN_OR_RETURN(e, parse_filters(std::move(e), false, true));
@@ -731,7 +744,7 @@ class Parser {
 
   // `| name(args) | name ...`; `inline_first` parses a first filter that has
   // no leading pipe ({% filter upper %}); `just_one` stops after one filter.
-  Result<ExprPtr> parse_filters(ExprPtr e, bool inline_first, bool just_one = false) {
+  [[gnu::noinline]] Result<ExprPtr> parse_filters(ExprPtr e, bool inline_first, bool just_one = false) {
     while (inline_first || is_op("|")) {
       if (!inline_first) advance();
       inline_first = false;
@@ -752,7 +765,7 @@ class Parser {
     return e;
   }
 
-  Result<ExprPtr> parse_test(ExprPtr e) {
+  [[gnu::noinline]] Result<ExprPtr> parse_test(ExprPtr e) {
     const Pos pos = pos_of(cur());
     advance();  // 'is'
     auto t = node(ExprKind::kTest, pos);

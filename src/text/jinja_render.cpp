@@ -209,19 +209,30 @@ class Renderer {
     Nest nest(depth_);
     if (!step_ok()) return step_error(s.pos);
     switch (s.kind) {
-      case StmtKind::kText: DSV3_RETURN_IF_ERROR(emit(out, s.text, s.pos)); return Flow::kNormal;
-      case StmtKind::kOutput: return exec_output(s, out);
-      case StmtKind::kIf: return exec_if(s, out);
-      case StmtKind::kFor: return exec_for(s, out);
-      case StmtKind::kSet: return exec_set(s);
+      case StmtKind::kText:
+        DSV3_RETURN_IF_ERROR(emit(out, s.text, s.pos));
+        return Flow::kNormal;
+      case StmtKind::kOutput:
+        return exec_output(s, out);
+      case StmtKind::kIf:
+        return exec_if(s, out);
+      case StmtKind::kFor:
+        return exec_for(s, out);
+      case StmtKind::kSet:
+        return exec_set(s);
       case StmtKind::kMacro:
         assign(s.name, Value::callable(Callable{s.name, &s}));
         return Flow::kNormal;
-      case StmtKind::kFilterBlock: return exec_filter_block(s, out);
-      case StmtKind::kWith: return exec_with(s, out);
-      case StmtKind::kGeneration: return exec_body(s.body, out);
-      case StmtKind::kBreak: return Flow::kBreak;
-      case StmtKind::kContinue: return Flow::kContinue;
+      case StmtKind::kFilterBlock:
+        return exec_filter_block(s, out);
+      case StmtKind::kWith:
+        return exec_with(s, out);
+      case StmtKind::kGeneration:
+        return exec_body(s.body, out);
+      case StmtKind::kBreak:
+        return Flow::kBreak;
+      case StmtKind::kContinue:
+        return Flow::kContinue;
     }
     return Flow::kNormal;
   }
@@ -299,10 +310,11 @@ class Renderer {
     }
     const Value ns = lookup(s.targets[0]);
     if (ns.kind() != Value::Kind::kNamespace) {
-      return at(s.pos, fmt::format("cannot assign attribute '{}' on '{}' ({}); only namespace() objects allow it",
-                                   s.name, s.targets[0], type_name(ns)));
+      return at(s.pos,
+                fmt::format("cannot assign attribute '{}' on '{}' ({}); only namespace() objects allow it",
+                            s.name, s.targets[0], type_name(ns)));
     }
-    if (v.has_namespace()) return at(s.pos, "a namespace cannot hold another namespace");
+    if (v.has_namespace()) return at(s.pos, "a namespace cannot hold a namespace or loop object");
     ns.as_namespace().attrs.set(s.name, std::move(v));
     return Flow::kNormal;
   }
@@ -344,22 +356,37 @@ class Renderer {
     Nest nest(depth_);
     if (!step_ok()) return step_error(e.pos);
     switch (e.kind) {
-      case ExprKind::kLiteral: return e.literal;
-      case ExprKind::kName: return lookup(e.name);
+      case ExprKind::kLiteral:
+        return e.literal;
+      case ExprKind::kName:
+        return lookup(e.name);
       case ExprKind::kList:
-      case ExprKind::kTuple: return eval_list(e);
-      case ExprKind::kDict: return eval_dict(e);
-      case ExprKind::kAttr: return eval_attr(e);
-      case ExprKind::kSubscript: return eval_subscript(e);
-      case ExprKind::kSlice: return eval_slice(e);
-      case ExprKind::kCall: return eval_call(e);
-      case ExprKind::kFilter: return eval_filter(e);
-      case ExprKind::kTest: return eval_test(e);
-      case ExprKind::kUnary: return eval_unary(e);
-      case ExprKind::kBinary: return eval_binary(e);
-      case ExprKind::kCompare: return eval_compare(e);
-      case ExprKind::kCondition: return eval_condition(e);
-      case ExprKind::kPlaceholder: return placeholder_ ? *placeholder_ : Value::undefined();
+      case ExprKind::kTuple:
+        return eval_list(e);
+      case ExprKind::kDict:
+        return eval_dict(e);
+      case ExprKind::kAttr:
+        return eval_attr(e);
+      case ExprKind::kSubscript:
+        return eval_subscript(e);
+      case ExprKind::kSlice:
+        return eval_slice(e);
+      case ExprKind::kCall:
+        return eval_call(e);
+      case ExprKind::kFilter:
+        return eval_filter(e);
+      case ExprKind::kTest:
+        return eval_test(e);
+      case ExprKind::kUnary:
+        return eval_unary(e);
+      case ExprKind::kBinary:
+        return eval_binary(e);
+      case ExprKind::kCompare:
+        return eval_compare(e);
+      case ExprKind::kCondition:
+        return eval_condition(e);
+      case ExprKind::kPlaceholder:
+        return placeholder_ ? *placeholder_ : Value::undefined();
     }
     return Value::undefined();
   }
@@ -610,35 +637,43 @@ class Renderer {
         return make_error("can only concatenate str (not '{}') to str", type_name(a.is_string() ? b : a));
       }
     }
-    if (op == "*" && (a.is_string() || a.is_list() || b.is_string() || b.is_list())) {
-      const Value& seq = a.is_string() || a.is_list() ? a : b;
-      const Value& count = a.is_string() || a.is_list() ? b : a;
-      if (!count.is_integral()) return operand_error(op, a, b);
-      const int64_t n = std::max<int64_t>(count.as_int(), 0);
-      if (seq.is_string()) {
-        const std::string& s = seq.as_string();
-        if (!s.empty()) DSV3_RETURN_IF_ERROR(budget_.string_size(static_cast<size_t>(std::min<int64_t>(
-                            n, static_cast<int64_t>(budget_.limits().max_output_bytes) + 1)) * s.size()));
-        std::string out;
-        if (!s.empty()) {
-          DSV3_RETURN_IF_ERROR(budget_.work(static_cast<uint64_t>(n) * s.size() / 16 + 1));
-          for (int64_t i = 0; i < n; ++i) out += s;
-        }
-        return Value::string(std::move(out));
+    if (op == "*" && (a.is_string() || a.is_list() || b.is_string() || b.is_list())) return repeat(a, b);
+    if (op == "%" && a.is_string()) {  // printf-style formatting, as Python's str % args
+      CallArgs args;
+      if (b.is_list() && b.is_tuple()) {
+        args.positional = b.as_list();
+      } else {
+        args.positional.push_back(b);
       }
-      const auto& items = seq.as_list();
-      if (!items.empty()) {
-        DSV3_RETURN_IF_ERROR(budget_.list_size(static_cast<size_t>(std::min<int64_t>(
-                                 n, static_cast<int64_t>(budget_.limits().max_list_items) + 1)) * items.size()));
-      }
-      std::vector<Value> out;
-      if (!items.empty()) {
-        DSV3_RETURN_IF_ERROR(budget_.work(static_cast<uint64_t>(n) * items.size()));
-        for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
-      }
-      return Value::list(std::move(out));
+      return apply_filter("format", a, args, budget_);
     }
     return arithmetic(op, a, b);
+  }
+
+  // str * n and list * n (either operand order), within the size limits.
+  [[gnu::noinline]] Result<Value> repeat(const Value& a, const Value& b) {
+    const Value& seq = a.is_string() || a.is_list() ? a : b;
+    const Value& count = a.is_string() || a.is_list() ? b : a;
+    if (!count.is_integral()) return operand_error("*", a, b);
+    const int64_t n = std::max<int64_t>(count.as_int(), 0);
+    const size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+    if (unit == 0 || n == 0) return seq.is_string() ? Value::string("") : Value::list({});
+    // n is capped before multiplying, so the size checks cannot overflow.
+    const Limits& limits = budget_.limits();
+    const size_t cap = seq.is_string() ? limits.max_output_bytes : limits.max_list_items;
+    const size_t total = static_cast<size_t>(std::min<int64_t>(n, static_cast<int64_t>(cap) + 1)) * unit;
+    DSV3_RETURN_IF_ERROR(seq.is_string() ? budget_.string_size(total) : budget_.list_size(total));
+    DSV3_RETURN_IF_ERROR(budget_.work(seq.is_string() ? total / 16 + 1 : total));
+    if (seq.is_string()) {
+      std::string out;
+      out.reserve(total);
+      for (int64_t i = 0; i < n; ++i) out += seq.as_string();
+      return Value::string(std::move(out));
+    }
+    std::vector<Value> out;
+    out.reserve(total);
+    for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
+    return Value::list(std::move(out));
   }
 
   [[gnu::noinline]] Result<Value> concat(const std::string& a, const std::string& b) {
@@ -674,8 +709,9 @@ class Renderer {
     }
     if (a.is_undefined() || b.is_undefined()) return operand_error(op, a, b);
     auto c = compare(a, b);
-    if (!c.ok()) return make_error("'{}' not supported between instances of '{}' and '{}'", op, type_name(a),
-                                   type_name(b));
+    if (!c.ok())
+      return make_error("'{}' not supported between instances of '{}' and '{}'", op, type_name(a),
+                        type_name(b));
     const int v = c.value();
     if (op == "<") return v < 0;
     if (op == "<=") return v <= 0;

@@ -135,20 +135,29 @@ const std::string& Value::undefined_name() const {
 
 const void* Value::identity() const {
   switch (kind()) {
-    case Kind::kString: return std::get<StringPtr>(v_).get();
-    case Kind::kList: return std::get<ListPtr>(v_).get();
-    case Kind::kDict: return std::get<DictPtr>(v_).get();
-    case Kind::kNamespace: return std::get<NamespacePtr>(v_).get();
-    case Kind::kCallable: return std::get<CallablePtr>(v_).get();
-    case Kind::kLoop: return std::get<LoopPtr>(v_).get();
-    default: return nullptr;
+    case Kind::kString:
+      return std::get<StringPtr>(v_).get();
+    case Kind::kList:
+      return std::get<ListPtr>(v_).get();
+    case Kind::kDict:
+      return std::get<DictPtr>(v_).get();
+    case Kind::kNamespace:
+      return std::get<NamespacePtr>(v_).get();
+    case Kind::kCallable:
+      return std::get<CallablePtr>(v_).get();
+    case Kind::kLoop:
+      return std::get<LoopPtr>(v_).get();
+    default:
+      return nullptr;
   }
 }
 
 int Value::depth() const {
   switch (kind()) {
-    case Kind::kList: return std::get<ListPtr>(v_)->depth;
-    case Kind::kDict: return std::get<DictPtr>(v_)->depth;
+    case Kind::kList:
+      return std::get<ListPtr>(v_)->depth;
+    case Kind::kDict:
+      return std::get<DictPtr>(v_)->depth;
     case Kind::kNamespace: {
       int depth = 0;
       for (const auto& [key, item] : as_namespace().attrs.entries()) {
@@ -156,16 +165,22 @@ int Value::depth() const {
       }
       return depth + 1;
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
 bool Value::has_namespace() const {
   switch (kind()) {
-    case Kind::kList: return std::get<ListPtr>(v_)->has_namespace;
-    case Kind::kDict: return std::get<DictPtr>(v_)->has_namespace;
-    case Kind::kNamespace: return true;
-    default: return false;
+    case Kind::kList:
+      return std::get<ListPtr>(v_)->has_namespace;
+    case Kind::kDict:
+      return std::get<DictPtr>(v_)->has_namespace;
+    case Kind::kNamespace:
+    case Kind::kLoop:  // its items may hold namespaces
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -280,8 +295,8 @@ void utf8_append(std::string& out, uint32_t cp) {
 bool is_py_space(uint32_t cp) {
   if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F)) return true;
   if (cp < 0x85) return false;
-  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 // ---- printing -------------------------------------------------------------
@@ -356,21 +371,30 @@ std::string repr_string(const std::string& s) {
 std::string repr(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kString: return repr_string(v.as_string());
-    case K::kUndefined: return "Undefined";
-    default: return to_str(v);
+    case K::kString:
+      return repr_string(v.as_string());
+    case K::kUndefined:
+      return "Undefined";
+    default:
+      return to_str(v);
   }
 }
 
 std::string to_str(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kUndefined: return "";
-    case K::kNone: return "None";
-    case K::kBool: return v.as_bool() ? "True" : "False";
-    case K::kInt: return std::to_string(v.as_int());
-    case K::kFloat: return format_float(v.as_double());
-    case K::kString: return v.as_string();
+    case K::kUndefined:
+      return "";
+    case K::kNone:
+      return "None";
+    case K::kBool:
+      return v.as_bool() ? "True" : "False";
+    case K::kInt:
+      return std::to_string(v.as_int());
+    case K::kFloat:
+      return format_float(v.as_double());
+    case K::kString:
+      return v.as_string();
     case K::kList: {
       const bool tuple = v.is_tuple();
       std::string out = tuple ? "(" : "[";
@@ -396,7 +420,8 @@ std::string to_str(const Value& v) {
       out += v.kind() == K::kDict ? "}" : "}>";
       return out;
     }
-    case K::kCallable: return "<function " + v.as_callable().name + ">";
+    case K::kCallable:
+      return "<function " + v.as_callable().name + ">";
     case K::kLoop:
       return fmt::format("<LoopContext {}/{}>", v.as_loop().index0 + 1, v.as_loop().items.size());
   }
@@ -406,17 +431,28 @@ std::string to_str(const Value& v) {
 std::string_view type_name(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
-    case K::kUndefined: return "Undefined";
-    case K::kNone: return "NoneType";
-    case K::kBool: return "bool";
-    case K::kInt: return "int";
-    case K::kFloat: return "float";
-    case K::kString: return "str";
-    case K::kList: return v.is_tuple() ? "tuple" : "list";
-    case K::kDict: return "dict";
-    case K::kNamespace: return "Namespace";
-    case K::kCallable: return "function";
-    case K::kLoop: return "LoopContext";
+    case K::kUndefined:
+      return "Undefined";
+    case K::kNone:
+      return "NoneType";
+    case K::kBool:
+      return "bool";
+    case K::kInt:
+      return "int";
+    case K::kFloat:
+      return "float";
+    case K::kString:
+      return "str";
+    case K::kList:
+      return v.is_tuple() ? "tuple" : "list";
+    case K::kDict:
+      return "dict";
+    case K::kNamespace:
+      return "Namespace";
+    case K::kCallable:
+      return "function";
+    case K::kLoop:
+      return "LoopContext";
   }
   return "object";
 }
@@ -425,16 +461,24 @@ bool truthy(const Value& v) {
   using K = Value::Kind;
   switch (v.kind()) {
     case K::kUndefined:
-    case K::kNone: return false;
-    case K::kBool: return v.as_bool();
-    case K::kInt: return v.as_int() != 0;
-    case K::kFloat: return v.as_double() != 0.0;
-    case K::kString: return !v.as_string().empty();
-    case K::kList: return v.is_lazy() || !v.as_list().empty();
-    case K::kDict: return !v.as_dict().empty();
+    case K::kNone:
+      return false;
+    case K::kBool:
+      return v.as_bool();
+    case K::kInt:
+      return v.as_int() != 0;
+    case K::kFloat:
+      return v.as_double() != 0.0;
+    case K::kString:
+      return !v.as_string().empty();
+    case K::kList:
+      return v.is_lazy() || !v.as_list().empty();
+    case K::kDict:
+      return !v.as_dict().empty();
     case K::kNamespace:
     case K::kCallable:
-    case K::kLoop: return true;
+    case K::kLoop:
+      return true;
   }
   return false;
 }
@@ -450,8 +494,10 @@ bool equals(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case K::kUndefined:
-    case K::kNone: return true;
-    case K::kString: return a.as_string() == b.as_string();
+    case K::kNone:
+      return true;
+    case K::kString:
+      return a.as_string() == b.as_string();
     case K::kList: {
       const auto& x = a.as_list();
       const auto& y = b.as_list();
@@ -471,7 +517,8 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    default: return a.identity() == b.identity();
+    default:
+      return a.identity() == b.identity();
   }
 }
 
@@ -523,13 +570,27 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
     }
     ++i;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (u < 0x20) {
           out += fmt::format("\\u{:04x}", u);
@@ -549,9 +610,15 @@ Status json_value(std::string& out, const Value& v, const JsonStyle& style, int 
     for (int i = 0; i < lvl; ++i) out += style.indent;
   };
   switch (v.kind()) {
-    case K::kNone: out += "null"; return {};
-    case K::kBool: out += v.as_bool() ? "true" : "false"; return {};
-    case K::kInt: out += std::to_string(v.as_int()); return {};
+    case K::kNone:
+      out += "null";
+      return {};
+    case K::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return {};
+    case K::kInt:
+      out += std::to_string(v.as_int());
+      return {};
     case K::kFloat: {
       const double d = v.as_double();
       if (std::isnan(d)) {
@@ -563,7 +630,9 @@ Status json_value(std::string& out, const Value& v, const JsonStyle& style, int 
       }
       return {};
     }
-    case K::kString: json_string(out, v.as_string(), style.ensure_ascii); return {};
+    case K::kString:
+      json_string(out, v.as_string(), style.ensure_ascii);
+      return {};
     case K::kList: {
       const auto& items = v.as_list();
       if (items.empty()) {
@@ -614,16 +683,21 @@ template <class Json>
 Result<Value> convert(const Json& j, int depth_left) {
   if (depth_left < 0) return make_error("template context is nested too deeply");
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return Value::none();
-    case nlohmann::json::value_t::boolean: return Value::boolean(j.template get<bool>());
-    case nlohmann::json::value_t::number_integer: return Value::integer(j.template get<int64_t>());
+    case nlohmann::json::value_t::null:
+      return Value::none();
+    case nlohmann::json::value_t::boolean:
+      return Value::boolean(j.template get<bool>());
+    case nlohmann::json::value_t::number_integer:
+      return Value::integer(j.template get<int64_t>());
     case nlohmann::json::value_t::number_unsigned: {
       const auto u = j.template get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::integer(static_cast<int64_t>(u));
       return Value::number(static_cast<double>(u));
     }
-    case nlohmann::json::value_t::number_float: return Value::number(j.template get<double>());
-    case nlohmann::json::value_t::string: return Value::string(j.template get<std::string>());
+    case nlohmann::json::value_t::number_float:
+      return Value::number(j.template get<double>());
+    case nlohmann::json::value_t::string:
+      return Value::string(j.template get<std::string>());
     case nlohmann::json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
@@ -641,8 +715,10 @@ Result<Value> convert(const Json& j, int depth_left) {
       }
       return Value::dict(std::move(d));
     }
-    case nlohmann::json::value_t::discarded: return Value::undefined();
-    default: return make_error("template context holds a value JSON cannot express (binary)");
+    case nlohmann::json::value_t::discarded:
+      return Value::undefined();
+    default:
+      return make_error("template context holds a value JSON cannot express (binary)");
   }
 }
 
@@ -655,8 +731,6 @@ Result<std::string> to_json(const Value& v, const JsonStyle& style) {
 }
 
 Result<Value> from_json(const nlohmann::json& j, int max_depth) { return convert(j, max_depth); }
-Result<Value> from_json(const nlohmann::ordered_json& j, int max_depth) {
-  return convert(j, max_depth);
-}
+Result<Value> from_json(const nlohmann::ordered_json& j, int max_depth) { return convert(j, max_depth); }
 
 }  // namespace dsv3::text::jinja

@@ -2,10 +2,9 @@
 // namespace objects and callables, with Python's printing, equality and
 // ordering rules (templates are written against Python's semantics).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,7 +47,17 @@ struct LoopInfo;
 class Value {
  public:
   enum class Kind : uint8_t {
-    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kCallable, kLoop
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kDict,
+    kNamespace,
+    kCallable,
+    kLoop
   };
 
   Value();  // undefined
@@ -76,7 +85,7 @@ class Value {
   bool is_number() const { return is_integral() || kind() == Kind::kFloat; }
 
   bool as_bool() const { return std::get<bool>(v_); }
-  int64_t as_int() const;  // bool or int
+  int64_t as_int() const;    // bool or int
   double as_double() const;  // bool, int or float
   const std::string& as_string() const { return *std::get<StringPtr>(v_); }
   const std::vector<Value>& as_list() const { return std::get<ListPtr>(v_)->items; }
@@ -93,7 +102,8 @@ class Value {
 
   // Container nesting depth (0 for scalars; a namespace counts its attributes).
   int depth() const;
-  // Whether a namespace object is reachable from this value.
+  // Whether a namespace (or a loop object, whose items may hold one) is
+  // reachable from this value.
   bool has_namespace() const;
 
  private:
@@ -106,8 +116,8 @@ class Value {
   using NamespacePtr = std::shared_ptr<Namespace>;  // the one mutable kind
   using CallablePtr = std::shared_ptr<const Callable>;
   using LoopPtr = std::shared_ptr<const LoopInfo>;
-  std::variant<Undef, std::nullptr_t, bool, int64_t, double, StringPtr, ListPtr, DictPtr,
-               NamespacePtr, CallablePtr, LoopPtr>
+  std::variant<Undef, std::nullptr_t, bool, int64_t, double, StringPtr, ListPtr, DictPtr, NamespacePtr,
+               CallablePtr, LoopPtr>
       v_;
 };
 
