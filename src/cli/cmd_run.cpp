@@ -45,7 +45,7 @@ Result<TextModel> load_text_model(const ModelOptions& mo, bool need_template) {
 }
 
 // The prompt ids of a conversation: the template already writes the BOS text.
-Result<std::vector<int32_t>> chat_ids(const TextModel& t, const nlohmann::json& messages) {
+Result<std::vector<int32_t>> chat_ids(const TextModel& t, const nlohmann::ordered_json& messages) {
   DSV3_ASSIGN_OR_RETURN(std::string text, t.chat->render(messages, true));
   return t.tokenizer->encode(text);
 }
@@ -112,7 +112,7 @@ void add_run(CLI::App& app, int& exit_code) {
       const auto body = t->tokenizer->encode(o->prompt);
       ids.insert(ids.end(), body.begin(), body.end());
     } else {
-      nlohmann::json messages = nlohmann::json::array();
+      nlohmann::ordered_json messages = nlohmann::ordered_json::array();
       if (!o->system.empty()) messages.push_back({{"role", "system"}, {"content", o->system}});
       messages.push_back({{"role", "user"}, {"content", o->prompt}});
       auto r = chat_ids(*t, messages);
@@ -159,11 +159,11 @@ void add_chat(CLI::App& app, int& exit_code) {
       return void(exit_code = fail(2, st.error()));
     const bool tty = ::isatty(STDIN_FILENO);
     auto fresh = [&] {
-      nlohmann::json m = nlohmann::json::array();
+      nlohmann::ordered_json m = nlohmann::ordered_json::array();
       if (!o->system.empty()) m.push_back({{"role", "system"}, {"content", o->system}});
       return m;
     };
-    nlohmann::json messages = fresh();
+    nlohmann::ordered_json messages = fresh();
     Session s(*t->loaded.transformer);  // its cache carries the conversation between turns
     std::string line;
     for (;;) {

@@ -101,12 +101,12 @@ void add_chat_template(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     auto text = read_all(o->messages);
     if (!text) return void(exit_code = fail(2, text.error()));
-    auto j = nlohmann::json::parse(*text, nullptr, false);
+    auto j = nlohmann::ordered_json::parse(*text, nullptr, false);
     if (j.is_discarded()) return void(exit_code = fail(2, o->messages + ": not valid JSON"));
-    nlohmann::json messages = j, tools = nullptr;
+    nlohmann::ordered_json messages = j, tools = nullptr;
     if (j.is_object()) {
-      messages = j.value("messages", nlohmann::json());
-      tools = j.value("tools", nlohmann::json());
+      messages = j.value("messages", nlohmann::ordered_json());
+      tools = j.value("tools", nlohmann::ordered_json());
     }
     if (!messages.is_array()) return void(exit_code = fail(2, o->messages + ": expected a list of messages"));
     auto tmpl = text::ChatTemplate::load(o->model);

@@ -55,9 +55,9 @@ Result<ChatTemplate> ChatTemplate::from_source(const std::string& source, std::s
   return c;
 }
 
-Result<std::string> ChatTemplate::render(const nlohmann::json& messages, bool add_generation_prompt,
-                                         const nlohmann::json& tools) const {
-  nlohmann::json ctx = {{"messages", messages},
+Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                                         const nlohmann::ordered_json& tools) const {
+  nlohmann::ordered_json ctx = {{"messages", messages},
                         {"add_generation_prompt", add_generation_prompt},
                         {"bos_token", bos_},
                         {"eos_token", eos_}};

@@ -24,8 +24,9 @@ class ChatTemplate {
   ~ChatTemplate();
 
   // messages: [{role, content, ...}]; tools: optional list (null for none).
-  Result<std::string> render(const nlohmann::json& messages, bool add_generation_prompt,
-                             const nlohmann::json& tools = nullptr) const;
+  // Ordered JSON keeps the caller's key order, which tojson shows (tool schemas).
+  Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                             const nlohmann::ordered_json& tools = nullptr) const;
   const std::string& bos_token() const { return bos_; }
   const std::string& eos_token() const { return eos_; }
 

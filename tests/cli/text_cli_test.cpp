@@ -124,3 +124,25 @@ TEST(TextCli, BadInputExitsTwo) {
 
 }  // namespace
 }  // namespace dsv3::test
+
+namespace dsv3::test {
+namespace {
+
+// Tool schemas keep their key order through tojson (as Hugging Face renders them).
+TEST(TextCli, ChatTemplateKeepsToolCallOrder) {
+  TempDir d;
+  write_file(d.file("m.json"), R"({"messages": [
+    {"role": "user", "content": "Weather?"},
+    {"role": "assistant", "content": null, "tool_calls": [
+      {"type": "function", "function": {"name": "get_weather", "arguments": "{\"zeta\": 1, \"alpha\": 2}"}}]},
+    {"role": "tool", "content": "sunny"}]})");
+  const CliRun r = run("chat-template --add-generation-prompt --messages " + d.file("m.json") + " --model " + model_dir("tiny"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"zeta\": 1, \"alpha\": 2}\n```"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>sunny<｜tool▁output▁end｜><｜tool▁outputs▁end｜>"),
+            std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace dsv3::test
