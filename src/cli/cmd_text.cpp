@@ -2,12 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/args.h"
+#include "base/read_file.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "text/chat_template.h"
@@ -22,13 +21,6 @@ Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& dir) 
   return text::Tokenizer::load((std::filesystem::path(dir) / "tokenizer.json").string());
 }
 
-Result<std::string> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void write_exact(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 }  // namespace
@@ -49,7 +41,7 @@ void add_tokenize(CLI::App& app, int& exit_code) {
     if (t->count() == 0 && f->count() == 0) return void(exit_code = fail(2, "tokenize: give --text or --file"));
     std::string input = o->text;
     if (f->count() > 0) {
-      auto r = read_all(o->file);
+      auto r = read_file(o->file);
       if (!r) return void(exit_code = fail(2, r.error()));
       input = std::move(r).value();
     }
@@ -99,7 +91,7 @@ void add_chat_template(CLI::App& app, int& exit_code) {
   cmd->add_option("--messages", o->messages, "JSON file: a list of {role, content}, or {messages, tools}")->required();
   cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant's turn opener");
   cmd->callback([o, &exit_code] {
-    auto text = read_all(o->messages);
+    auto text = read_file(o->messages);
     if (!text) return void(exit_code = fail(2, text.error()));
     auto j = nlohmann::ordered_json::parse(*text, nullptr, false);
     if (j.is_discarded()) return void(exit_code = fail(2, o->messages + ": not valid JSON"));

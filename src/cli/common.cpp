@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include "base/read_file.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -6,9 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace dsv3::cli {
 
@@ -51,11 +50,8 @@ SamplingParams SamplingOptions::params(const std::string& model_dir) const {
   p.temperature = 0.6f;
   p.top_p = 0.95f;
   // the model's recommended defaults, when it ships them
-  std::ifstream in(std::filesystem::path(model_dir) / "generation_config.json");
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (auto text = read_file((std::filesystem::path(model_dir) / "generation_config.json").string())) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_object()) {
       if (j.contains("temperature") && j["temperature"].is_number()) p.temperature = j["temperature"].get<float>();
       if (j.contains("top_p") && j["top_p"].is_number()) p.top_p = j["top_p"].get<float>();

@@ -1,10 +1,9 @@
 #include "model/checkpoint.h"
+#include "base/read_file.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 namespace dsv3 {
 
@@ -33,10 +32,8 @@ Result<Checkpoint> Checkpoint::open(const std::string& dir,
   std::map<std::string, std::string> expected;  // tensor -> shard, from the index
   std::vector<std::string> shard_names;
   if (fs::exists(index_path, ec)) {
-    std::ifstream in(index_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json j = json::parse(ss.str(), nullptr, false);
+    DSV3_ASSIGN_OR_RETURN(std::string text, read_file(index_path.string()));
+    json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error("{}: not valid JSON", index_path.string());
     auto wm = j.find("weight_map");
     if (wm == j.end() || !wm->is_object()) return make_error("{}: missing \"weight_map\"", index_path.string());

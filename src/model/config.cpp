@@ -1,9 +1,8 @@
 #include "model/config.h"
+#include "base/read_file.h"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace dsv3 {
 
@@ -214,11 +213,8 @@ Result<ModelConfig> parse_config(const std::string& text, const std::string& whe
 }
 
 Result<ModelConfig> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  DSV3_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return parse_config(text, path);
 }
 
 }  // namespace dsv3

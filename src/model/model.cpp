@@ -1,10 +1,9 @@
 #include "model/model.h"
+#include "base/read_file.h"
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace dsv3 {
 
@@ -14,10 +13,8 @@ Result<std::vector<int64_t>> generation_eos(const std::filesystem::path& path) {
   std::vector<int64_t> ids;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return ids;
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  DSV3_ASSIGN_OR_RETURN(std::string text, read_file(path.string()));
+  auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return make_error("{}: not valid JSON", path.string());
   auto it = j.find("eos_token_id");
   if (it == j.end() || it->is_null()) return ids;

@@ -1,8 +1,7 @@
 #include "text/chat_template.h"
+#include "base/read_file.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "text/jinja.h"
 
@@ -25,11 +24,9 @@ ChatTemplate::~ChatTemplate() = default;
 
 Result<ChatTemplate> ChatTemplate::load(const std::string& model_dir) {
   const auto path = std::filesystem::path(model_dir) / "tokenizer_config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("{}: cannot open (the chat template lives there)", path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto text = read_file(path.string());
+  if (!text) return make_error("{} (the chat template lives there)", text.error().message);
+  auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return make_error("{}: not valid JSON", path.string());
   auto ct = j.find("chat_template");
   std::string source;

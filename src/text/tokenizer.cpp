@@ -1,9 +1,8 @@
 #include "text/tokenizer.h"
+#include "base/read_file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "text/byte_level.h"
 #include "text/utf8.h"
@@ -21,11 +20,8 @@ constexpr std::size_t kCacheMaxPiece = 256;
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  DSV3_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return parse(text, path);
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::parse(std::string_view text, const std::string& where) {
