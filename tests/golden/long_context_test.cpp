@@ -16,6 +16,8 @@ struct LongCase {
   int64_t chunk;
 };
 
+void PrintTo(const LongCase& c, std::ostream* os) { *os << c.model << " chunk " << c.chunk; }
+
 class LongContext : public testing::TestWithParam<LongCase> {};
 
 TEST_P(LongContext, MatchesReference) {

@@ -17,6 +17,7 @@ struct Case {
   std::string model;
   int prompt;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << " prompt " << c.prompt; }
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string m = info.param.model;
   for (char& c : m)

@@ -48,6 +48,8 @@ struct KernelCase {
   DType dtype;
 };
 
+void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.isa << " " << dtype_name(c.dtype); }
+
 class KernelsVsReference : public testing::TestWithParam<KernelCase> {
  protected:
   void SetUp() override {
