@@ -8,6 +8,6 @@ scripts/build.sh build
 echo "== tests (release build)"
 (cd build && ctest -j "$jobs" --output-on-failure)
 echo "== tests (address + undefined sanitizers)"
-scripts/build.sh build-asan -DDSV3_SANITIZE=ON
+scripts/build.sh build-asan -DDSV3_SANITIZE=ON -DDSV3_BUILD_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest -j "$jobs" --output-on-failure)
