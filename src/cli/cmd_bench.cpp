@@ -72,7 +72,7 @@ void add_bench(CLI::App& app, int& exit_code) {
       for (auto& x : v) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
       return v;
     };
-    Session s(*l->transformer, 512);
+    Session s(*l->transformer, 512, o->model.cache());
     const auto prompt = random_ids(o->prompt_tokens);
     auto t0 = clock::now();
     if (Status st = s.append(prompt); !st) return void(exit_code = fail(1, st.error()));
@@ -89,13 +89,15 @@ void add_bench(CLI::App& app, int& exit_code) {
     const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
     const WeightStats ws = weight_stats(l->model->weights, c);
     const double avg_ctx = static_cast<double>(ctx0) + static_cast<double>(o->gen_tokens) / 2.0;
-    const double cache_bytes = avg_ctx * static_cast<double>(c.num_hidden_layers * c.cache_width() * 4);
+    const double cache_bytes =
+        avg_ctx * static_cast<double>(c.num_hidden_layers * c.cache_width() * dtype_size(o->model.cache()));
     const double tps = static_cast<double>(o->gen_tokens) / decode_s;
     const double bytes = static_cast<double>(ws.active_bytes) + cache_bytes;
     const double membw = o->skip_membw ? 0.0 : measure_triad_gbps(*l->pool);
     nlohmann::json j = {
         {"model", o->model.model},
         {"threads", l->pool->size()},
+        {"cache_dtype", o->model.cache_dtype},
         {"prompt_tokens", o->prompt_tokens},
         {"gen_tokens", o->gen_tokens},
         {"decode_context_start", ctx0},

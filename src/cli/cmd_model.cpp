@@ -35,7 +35,7 @@ void add_logits(CLI::App& app, int& exit_code) {
     if (!ids) return void(exit_code = fail(2, ids.error()));
     auto l = load_model(o->model);
     if (!l) return void(exit_code = fail(2, l.error()));
-    Session s(*l->transformer, o->chunk);
+    Session s(*l->transformer, o->chunk, o->model.cache());
     std::vector<float> logits;
     if (Status st = s.append(*ids, &logits); !st) return void(exit_code = fail(2, st.error()));
     const std::vector<int64_t> shape{static_cast<int64_t>(ids->size()), s.vocab_size()};
@@ -89,7 +89,7 @@ void add_generate(CLI::App& app, int& exit_code) {
       req.max_tokens = so.max_tokens;
       req.stop = so.stop;
       // ids-level generation runs to --max-tokens, as the reference's greedy paths do
-      Session s(*l->transformer);
+      Session s(*l->transformer, 512, o->model.cache());
       auto r = generate(s, tokenizer.get(), req);
       if (!r) return void(exit_code = fail(2, r.error()));
       std::vector<int32_t> out;

@@ -131,7 +131,7 @@ void add_run(CLI::App& app, int& exit_code) {
     req.prompt = ids;
     if (Status st = req.sampling.validate(t->loaded.model->config.vocab_size); !st)
       return void(exit_code = fail(2, st.error()));
-    Session s(*t->loaded.transformer);
+    Session s(*t->loaded.transformer, 512, o->model.cache());
     auto r = answer(*t, s, req);
     if (!r) return void(exit_code = fail(2, r.error()));
     std::printf("\n");
@@ -164,7 +164,7 @@ void add_chat(CLI::App& app, int& exit_code) {
       return m;
     };
     nlohmann::ordered_json messages = fresh();
-    Session s(*t->loaded.transformer);  // its cache carries the conversation between turns
+    Session s(*t->loaded.transformer, 512, o->model.cache());  // its cache carries the conversation between turns
     std::string line;
     for (;;) {
       if (tty) std::fprintf(stderr, "> ");

@@ -27,6 +27,8 @@ int fail(int code, const std::string& message);
 struct ModelOptions {
   std::string model;
   int threads = 0;  // 0: all cores
+  std::string cache_dtype = "f32";
+  DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
   void add_to(CLI::App* cmd);
 };
 

@@ -4,12 +4,12 @@
 
 namespace dsv3 {
 
-Session::Session(Transformer& model, int64_t chunk)
+Session::Session(Transformer& model, int64_t chunk, DType cache_dtype)
     : model_(model),
       chunk_(chunk),
       vocab_(model.config().vocab_size),
       width_(model.config().hidden_size),
-      cache_(model.make_cache(0)),
+      cache_(model.make_cache(0, cache_dtype)),
       last_logits_(static_cast<std::size_t>(vocab_)) {}
 
 Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_logits) {

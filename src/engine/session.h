@@ -13,8 +13,9 @@ namespace dsv3 {
 
 class Session {
  public:
-  // chunk: the most tokens per forward call during prefill (<= 0: all at once).
-  Session(Transformer& model, int64_t chunk = 512);
+  // chunk: the most tokens per forward call during prefill (<= 0: all at
+  // once); cache_dtype: F32 (exact) or F16 (half the cache bytes).
+  Session(Transformer& model, int64_t chunk = 512, DType cache_dtype = DType::F32);
 
   int64_t position() const { return pos_; }
   int64_t vocab_size() const { return vocab_; }

@@ -44,10 +44,10 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
   ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_);
   cache.reserve(start + n);
   for (int64_t i = 0; i < n; ++i) {
-    float* row = cache.row(layer, start + i);
-    ops::rmsnorm(kv + i * cw, w.kv_a_norm.data(), lora, eps, row);
-    std::copy(kv + i * cw + lora, kv + (i + 1) * cw, row + lora);
+    float* row = kv + i * cw;
+    ops::rmsnorm(row, w.kv_a_norm.data(), lora, eps, row);
     rope_.apply(row + lora, start + i);
+    cache.store(layer, start + i, row);
   }
 
   // absorbed queries [n][heads][lora | rope]: q_nope through W_uk^T, q_pe rotated
@@ -79,6 +79,7 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
       a.ldq = cw;
       a.nq = h1 - h0;
       a.kv = cache.row(layer, 0);
+      a.kv_dtype = cache.dtype();
       a.ldkv = cw;
       a.n_kv = start + i + 1;  // causal: itself and everything before
       a.dk = cw;

@@ -10,8 +10,8 @@ namespace dsv3 {
 Transformer::Transformer(const Model& model, ThreadPool* pool)
     : model_(model), pool_(pool), attention_(model.config, pool), dense_(pool), moe_(model.config, pool) {}
 
-LatentCache Transformer::make_cache(int64_t capacity) const {
-  return LatentCache(model_.config.num_hidden_layers, model_.config.cache_width(), capacity);
+LatentCache Transformer::make_cache(int64_t capacity, DType dtype) const {
+  return LatentCache(model_.config.num_hidden_layers, model_.config.cache_width(), capacity, dtype);
 }
 
 Status Transformer::forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,

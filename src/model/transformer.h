@@ -24,7 +24,7 @@ class Transformer {
   Transformer(const Model& model, ThreadPool* pool);
 
   const ModelConfig& config() const { return model_.config; }
-  LatentCache make_cache(int64_t capacity = 0) const;
+  LatentCache make_cache(int64_t capacity = 0, DType dtype = DType::F32) const;
 
   // Runs ids at positions start..start+n-1 of the sequence held by `cache`
   // (positions before start must already be there) and writes the final

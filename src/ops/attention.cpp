@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "ops/vec.h"
+#include "tensor/dtype.h"
 
 namespace dsv3::ops {
 
@@ -21,27 +22,50 @@ constexpr int64_t kKeyBlock = 128;
 // (the helpers are inlined into the clones, so the ABI note does not apply)
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float f8 __attribute__((vector_size(32)));
+typedef uint16_t h8 __attribute__((vector_size(16)));
+typedef uint32_t u8x __attribute__((vector_size(32)));
 inline f8 load8(const float* p) {
   f8 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+inline f8 load8(const uint16_t* p) {  // f16: exponent and mantissa moved into f32 place, rebiased by 2^112
+  h8 h;
+  std::memcpy(&h, p, sizeof h);
+  const u8x w = __builtin_convertvector(h, u8x);
+  const u8x mag = (w & 0x7fffu) << 13, sign = (w & 0x8000u) << 16;
+  f8 v;
+  std::memcpy(&v, &mag, sizeof v);
+  v *= 5.192296858534828e33f;  // 2^112, also right for subnormal halves
+  u8x bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits |= sign;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+inline float scalar(const float* p) { return *p; }
+inline float scalar(const uint16_t* p) { return f16_to_f32(*p); }
+template <class T>
+inline const T* kv_row(const SharedKvAttention& a, int64_t j) {
+  return static_cast<const T*>(a.kv) + j * a.ldkv;
+}
 
-// scores[h][j] = scale * q_h . key_j for one block of keys. Four query rows
-// share each load of a key, so the loop is bound by arithmetic, not loads.
 inline float hsum(f8 v) {
   float s = 0.0f;
   for (int i = 0; i < 8; ++i) s += v[i];
   return s;
 }
 
-DSV3_ATTN_CLONES void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk, float* scores) {
+// scores[h][j] = scale * q_h . key_j for one block of keys. Four query rows
+// share each load of a key, so the loop is bound by arithmetic, not loads.
+template <class T>
+inline void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk, float* scores) {
   const int64_t dk = a.dk, d8 = dk / 8 * 8;
   int64_t h = 0;
   for (; h + 4 <= a.nq; h += 4) {
     const float* q = a.q + h * a.ldq;
     for (int64_t j = 0; j < nk; ++j) {
-      const float* k = a.kv + (kb + j) * a.ldkv;
+      const T* k = kv_row<T>(a, kb + j);
       f8 s0{}, s1{}, s2{}, s3{};
       for (int64_t d = 0; d < d8; d += 8) {
         const f8 kv = load8(k + d);
@@ -52,39 +76,63 @@ DSV3_ATTN_CLONES void block_scores(const SharedKvAttention& a, int64_t kb, int64
       }
       float r[4] = {hsum(s0), hsum(s1), hsum(s2), hsum(s3)};
       for (int64_t d = d8; d < dk; ++d)
-        for (int i = 0; i < 4; ++i) r[i] += q[i * a.ldq + d] * k[d];
+        for (int i = 0; i < 4; ++i) r[i] += q[i * a.ldq + d] * scalar(k + d);
       for (int i = 0; i < 4; ++i) scores[(h + i) * kKeyBlock + j] = r[i] * a.scale;
     }
   }
   for (; h < a.nq; ++h)
-    for (int64_t j = 0; j < nk; ++j) scores[h * kKeyBlock + j] = dot(a.q + h * a.ldq, a.kv + (kb + j) * a.ldkv, dk) * a.scale;
+    for (int64_t j = 0; j < nk; ++j) {
+      const T* k = kv_row<T>(a, kb + j);
+      const float* q = a.q + h * a.ldq;
+      f8 s{};
+      int64_t d = 0;
+      for (; d < d8; d += 8) s += load8(q + d) * load8(k + d);
+      float r = hsum(s);
+      for (; d < dk; ++d) r += q[d] * scalar(k + d);
+      scores[h * kKeyBlock + j] = r * a.scale;
+    }
 }
 
 // out_h[c0, c0+8N) += sum_j p[j] * value_j[c0, c0+8N): the 8N accumulators
 // stay in registers across the whole block of keys.
-template <int N>
+template <class T, int N>
 inline void values_tile(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* __restrict p,
                         float* __restrict o, int64_t c0) {
   f8 acc[N];
   for (int t = 0; t < N; ++t) acc[t] = load8(o + c0 + 8 * t);
   for (int64_t j = 0; j < nk; ++j) {
-    const float* v = a.kv + (kb + j) * a.ldkv + c0;
+    const T* v = kv_row<T>(a, kb + j) + c0;
     const f8 w = f8{} + p[j];
     for (int t = 0; t < N; ++t) acc[t] += w * load8(v + 8 * t);
   }
   for (int t = 0; t < N; ++t) std::memcpy(o + c0 + 8 * t, &acc[t], sizeof(f8));
 }
 
-DSV3_ATTN_CLONES void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* probs) {
+template <class T>
+inline void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* probs) {
   for (int64_t h = 0; h < a.nq; ++h) {
     const float* p = probs + h * kKeyBlock;
     float* o = a.out + h * a.ldo;
     int64_t c = 0;
-    for (; c + 32 <= a.dv; c += 32) values_tile<4>(a, kb, nk, p, o, c);
-    for (; c + 8 <= a.dv; c += 8) values_tile<1>(a, kb, nk, p, o, c);
+    for (; c + 32 <= a.dv; c += 32) values_tile<T, 4>(a, kb, nk, p, o, c);
+    for (; c + 8 <= a.dv; c += 8) values_tile<T, 1>(a, kb, nk, p, o, c);
     for (; c < a.dv; ++c)
-      for (int64_t j = 0; j < nk; ++j) o[c] += p[j] * a.kv[(kb + j) * a.ldkv + c];
+      for (int64_t j = 0; j < nk; ++j) o[c] += p[j] * scalar(kv_row<T>(a, kb + j) + c);
   }
+}
+
+// One clone set per cache dtype (target_clones does not apply to templates).
+DSV3_ATTN_CLONES void scores_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
+  block_scores<float>(a, kb, nk, s);
+}
+DSV3_ATTN_CLONES void scores_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
+  block_scores<uint16_t>(a, kb, nk, s);
+}
+DSV3_ATTN_CLONES void values_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
+  block_values<float>(a, kb, nk, p);
+}
+DSV3_ATTN_CLONES void values_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
+  block_values<uint16_t>(a, kb, nk, p);
 }
 }  // namespace
 
@@ -94,6 +142,7 @@ void shared_kv_attention(const SharedKvAttention& a, float* scratch) {
   float* scores = scratch;                     // [nq][kKeyBlock]
   float* run_max = scratch + a.nq * kKeyBlock;  // [nq]
   float* run_sum = run_max + a.nq;              // [nq]
+  const bool f16 = a.kv_dtype == DType::F16;
   for (int64_t h = 0; h < a.nq; ++h) {
     run_max[h] = -std::numeric_limits<float>::infinity();
     run_sum[h] = 0.0f;
@@ -101,7 +150,10 @@ void shared_kv_attention(const SharedKvAttention& a, float* scratch) {
   }
   for (int64_t kb = 0; kb < a.n_kv; kb += kKeyBlock) {
     const int64_t nk = std::min(kKeyBlock, a.n_kv - kb);
-    block_scores(a, kb, nk, scores);
+    if (f16)
+      scores_f16(a, kb, nk, scores);
+    else
+      scores_f32(a, kb, nk, scores);
     // online softmax: rescale what was accumulated when the running max grows
     for (int64_t h = 0; h < a.nq; ++h) {
       float* s = scores + h * kKeyBlock;
@@ -117,7 +169,10 @@ void shared_kv_attention(const SharedKvAttention& a, float* scratch) {
       run_sum[h] = run_sum[h] * correction + sum;
       run_max[h] = m;
     }
-    block_values(a, kb, nk, scores);
+    if (f16)
+      values_f16(a, kb, nk, scores);
+    else
+      values_f32(a, kb, nk, scores);
   }
   for (int64_t h = 0; h < a.nq; ++h) scale(1.0f / run_sum[h], a.out + h * a.ldo, a.dv);
 }

@@ -4,19 +4,22 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 namespace dsv3::ops {
 
 struct SharedKvAttention {
   const float* q = nullptr;   // [nq][dk], rows ldq apart
   int64_t ldq = 0;
   int64_t nq = 0;
-  const float* kv = nullptr;  // [n_kv][dk], rows ldkv apart; value = row[0:dv]
+  const void* kv = nullptr;   // [n_kv][dk], rows ldkv elements apart; value = row[0:dv]
   int64_t ldkv = 0;
   int64_t n_kv = 0;
   int64_t dk = 0, dv = 0;
   float scale = 1.0f;         // applied to q.k before the softmax
   float* out = nullptr;       // [nq][dv], rows ldo apart
   int64_t ldo = 0;
+  DType kv_dtype = DType::F32;  // F32 or F16
 };
 
 // Floats of scratch that shared_kv_attention needs for nq query rows.

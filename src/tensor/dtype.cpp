@@ -77,6 +77,23 @@ uint8_t f32_to_fp8_e4m3(float f) {
   return static_cast<uint8_t>(sign | (exp << 3) | man);
 }
 
+uint16_t f32_to_f16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+  const float a = std::fabs(f);
+  if (std::isnan(f)) return static_cast<uint16_t>(sign | 0x7e00);
+  if (a >= 65504.0f) return static_cast<uint16_t>(sign | 0x7bff);
+  if (a < std::ldexp(1.0f, -14)) {  // subnormal: multiples of 2^-24
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f)));
+  }
+  std::memcpy(&bits, &a, 4);
+  bits += 0xFFFu + ((bits >> 13) & 1u);  // round the 13 dropped bits to even
+  const uint32_t exp = (bits >> 23) - 127 + 15, man = (bits >> 13) & 0x3ffu;
+  if (exp >= 31) return static_cast<uint16_t>(sign | 0x7bff);
+  return static_cast<uint16_t>(sign | (exp << 10) | man);
+}
+
 float f16_to_f32(uint16_t h) {
   const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
   float mag;

@@ -31,6 +31,8 @@ inline uint16_t f32_to_bf16(float f) {
 }
 
 float f16_to_f32(uint16_t v);
+// Nearest half (ties to even), saturating at +-65504 (no infinities made).
+uint16_t f32_to_f16(float f);
 
 // OCP FP8 E4M3 ("e4m3fn"): bias 7, no infinities, 0x7f/0xff are NaN.
 extern const std::array<float, 256> kFp8E4M3ToF32;

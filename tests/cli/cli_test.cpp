@@ -63,6 +63,7 @@ TEST(Cli, BadInputExitsTwoWithOneLine) {
       "logits" + kTiny + " --ids 0,5",                                 // missing --out
       "logits" + kFp8 + " --ids 0,2048 --out /tmp/dsv3-never-written", // id out of range
       "inspect --model /nonexistent",                                  // missing model
+      "generate" + kTiny + " --ids 0,1 --cache-dtype int4",            // unknown cache dtype
       "frobnicate",                                                    // unknown subcommand
       "",                                                              // no subcommand
   };
@@ -74,6 +75,12 @@ TEST(Cli, BadInputExitsTwoWithOneLine) {
   }
   EXPECT_NE(run("generate" + kTiny + " --ids 0,129280").err.find("129280"), std::string::npos);
   EXPECT_NE(run("generate --model /nonexistent/model --ids 0").err.find("/nonexistent/model"), std::string::npos);
+}
+
+TEST(Cli, F16CacheGenerates) {
+  const CliRun r = run("generate" + kFp8 + " --ids 0,5,9 --max-tokens 4 --cache-dtype f16 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].size(), 4u);
 }
 
 TEST(Cli, HelpExitsZero) {

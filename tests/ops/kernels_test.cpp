@@ -135,3 +135,17 @@ TEST(Kernels, IsaListAndForcing) {
 
 }  // namespace
 }  // namespace dsv3::test
+
+namespace dsv3::test {
+namespace {
+TEST(Kernels, F16EncodeRoundTrips) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00) continue;  // inf / NaN are never stored
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    ASSERT_EQ(f16_to_f32(f32_to_f16(f)), f) << h;
+  }
+  EXPECT_EQ(f32_to_f16(1e9f), 0x7bff);
+  EXPECT_EQ(f16_to_f32(f32_to_f16(1.0f + 1.0f / 4096.0f)), 1.0f);  // tie to even
+}
+}  // namespace
+}  // namespace dsv3::test

@@ -220,6 +220,25 @@ TEST(Ops, SharedKvAttentionMatchesSoftmaxReference) {
   }
 }
 
+TEST(Ops, SharedKvAttentionReadsF16Cache) {
+  const int64_t nq = 5, dk = 44, dv = 36, n_kv = 300;
+  const auto q = random_vec(nq * dk, 3), kv = random_vec(n_kv * dk, 4);
+  std::vector<uint16_t> kv16(kv.size());
+  std::vector<float> kv_rounded(kv.size());
+  for (std::size_t i = 0; i < kv.size(); ++i) {
+    kv16[i] = f32_to_f16(i % 50 == 0 ? kv[i] * 1e-6f : kv[i]);  // some subnormal halves too
+    kv_rounded[i] = f16_to_f32(kv16[i]);
+  }
+  std::vector<float> want(nq * dv), got(nq * dv), scratch(ops::shared_kv_attention_scratch(nq));
+  ops::SharedKvAttention a{q.data(), dk, nq, kv_rounded.data(), dk, n_kv, dk, dv, 0.2f, want.data(), dv};
+  ops::shared_kv_attention(a, scratch.data());
+  a.kv = kv16.data();
+  a.kv_dtype = DType::F16;
+  a.out = got.data();
+  ops::shared_kv_attention(a, scratch.data());
+  for (int64_t i = 0; i < nq * dv; ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << i;
+}
+
 TEST(ThreadPool, CoversRangeOnce) {
   ThreadPool pool(3);
   for (int64_t n : {1, 2, 3, 7, 1000}) {
