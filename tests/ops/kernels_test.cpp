@@ -8,40 +8,10 @@
 #include "base/thread_pool.h"
 #include "ops/cpu/kernels.h"
 #include "ops/matmul.h"
+#include "support/random_matrix.h"
 
 namespace dsv3::test {
 namespace {
-
-struct Stored {
-  ops::Matrix view;
-  std::vector<uint8_t> bytes;
-  std::vector<float> scales;
-};
-
-Stored make(DType dt, int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  Stored s;
-  s.view = {dt, rows, cols, nullptr, 0, nullptr, 0, 128};
-  s.bytes.resize(rows * cols * dtype_size(dt));
-  for (int64_t i = 0; i < rows * cols; ++i) {
-    const float v = nd(rng);
-    if (dt == DType::F32) std::memcpy(&s.bytes[i * 4], &v, 4);
-    if (dt == DType::BF16) {
-      const uint16_t b = f32_to_bf16(v);
-      std::memcpy(&s.bytes[i * 2], &b, 2);
-    }
-    if (dt == DType::F8_E4M3) s.bytes[i] = f32_to_fp8_e4m3(v * 100.0f);  // uses subnormals to 448
-  }
-  if (dt == DType::F8_E4M3) {
-    s.scales.resize(((rows + 127) / 128) * ((cols + 127) / 128));
-    for (auto& x : s.scales) x = std::exp2(nd(rng)) * 1e-3f;
-    s.view.block_scale = s.scales.data();
-    s.view.scale_cols = (cols + 127) / 128;
-  }
-  s.view.data = s.bytes.data();
-  return s;
-}
 
 struct KernelCase {
   std::string isa;
@@ -61,7 +31,7 @@ class KernelsVsReference : public testing::TestWithParam<KernelCase> {
 TEST_P(KernelsVsReference, MatmulAllBatchSizes) {
   ThreadPool pool(2);
   for (auto [rows, cols] : {std::pair{37, 300}, {256, 256}, {130, 129}, {5, 7}, {64, 1000}}) {
-    const Stored w = make(GetParam().dtype, rows, cols, rows + cols);
+    const TestMatrix w = random_matrix(GetParam().dtype, rows, cols, rows + cols);
     for (int64_t n : {1, 2, 3, 4, 5, 9, 17}) {
       std::mt19937 rng(n);
       std::normal_distribution<float> nd;
@@ -79,7 +49,7 @@ TEST_P(KernelsVsReference, MatmulAllBatchSizes) {
 }
 
 TEST_P(KernelsVsReference, DecodeRowAndSlices) {
-  const Stored w = make(GetParam().dtype, 300, 200, 3);
+  const TestMatrix w = random_matrix(GetParam().dtype, 300, 200, 3);
   const ops::Matrix slice = w.view.row_slice(120, 50);  // crosses a 128-row scale block
   std::vector<float> a(200), b(200);
   for (int64_t r = 0; r < slice.rows; ++r) {
