@@ -29,7 +29,11 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
     if (all_logits) {
       model_.logits(states_.data(), m, all_logits->data() + b * vocab_);
     }
-    if (b + m == n) model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data());
+    if (b + m < n) continue;
+    if (all_logits)  // already computed: the last row of the batch
+      std::copy_n(all_logits->data() + (n - 1) * vocab_, vocab_, last_logits_.data());
+    else
+      model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data());
   }
   return {};
 }

@@ -53,11 +53,12 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
   // absorbed queries [n][heads][lora | rope]: q_nope through W_uk^T, q_pe rotated
   float* q_abs = q_abs_.get(n * nh * cw);
   const int64_t kvb_rows = nope + vd;
-  pool_->parallel_for(n, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = 0; h < nh; ++h) {
+  // split over heads: decode (one token) keeps every thread busy too
+  pool_->parallel_for(nh, [&](int64_t hb, int64_t he, int) {
+    for (int64_t h = hb; h < he; ++h) {
       const ops::Matrix w_uk = w.kv_b.row_slice(h * kvb_rows, nope);
-      ops::matmul_transposed(w_uk, q + b * nh * qk + h * qk, nh * qk, e - b, q_abs + b * nh * cw + h * cw, nh * cw);
-      for (int64_t i = b; i < e; ++i) {
+      ops::matmul_transposed(w_uk, q + h * qk, nh * qk, n, q_abs + h * cw, nh * cw);
+      for (int64_t i = 0; i < n; ++i) {
         float* qpe = q_abs + (i * nh + h) * cw + lora;
         std::copy(q + i * nh * qk + h * qk + nope, q + i * nh * qk + (h + 1) * qk, qpe);
         rope_.apply(qpe, start + i);
@@ -94,10 +95,10 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
 
   // values: each head's latent output through its W_uv, then o_proj
   float* heads = head_out_.get(n * nh * vd);
-  pool_->parallel_for(n, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = 0; h < nh; ++h) {
+  pool_->parallel_for(nh, [&](int64_t hb, int64_t he, int) {
+    for (int64_t h = hb; h < he; ++h) {
       const ops::Matrix w_uv = w.kv_b.row_slice(h * kvb_rows + nope, vd);
-      ops::matmul(w_uv, lat + (b * nh + h) * lora, nh * lora, e - b, heads + b * nh * vd + h * vd, nh * vd, nullptr);
+      ops::matmul(w_uv, lat + h * lora, nh * lora, n, heads + h * vd, nh * vd, nullptr);
     }
   });
   ops::matmul(w.o, heads, nh * vd, n, out, hidden, pool_);
