@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "ops/vec.h"
+#include "ops/vector_clones.h"
 #include "tensor/dtype.h"
 
 namespace dsv3::ops {
@@ -13,11 +14,6 @@ namespace dsv3::ops {
 namespace {
 constexpr int64_t kKeyBlock = 128;
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DSV3_ATTN_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define DSV3_ATTN_CLONES
-#endif
 
 // (the helpers are inlined into the clones, so the ABI note does not apply)
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -122,16 +118,16 @@ inline void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk, con
 }
 
 // One clone set per cache dtype (target_clones does not apply to templates).
-DSV3_ATTN_CLONES void scores_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
+DSV3_VECTOR_CLONES void scores_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
   block_scores<float>(a, kb, nk, s);
 }
-DSV3_ATTN_CLONES void scores_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
+DSV3_VECTOR_CLONES void scores_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, float* s) {
   block_scores<uint16_t>(a, kb, nk, s);
 }
-DSV3_ATTN_CLONES void values_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
+DSV3_VECTOR_CLONES void values_f32(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
   block_values<float>(a, kb, nk, p);
 }
-DSV3_ATTN_CLONES void values_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
+DSV3_VECTOR_CLONES void values_f16(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* p) {
   block_values<uint16_t>(a, kb, nk, p);
 }
 }  // namespace

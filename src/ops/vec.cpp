@@ -1,13 +1,8 @@
 #include "ops/vec.h"
+#include "ops/vector_clones.h"
 
 namespace dsv3::ops {
 
-// One binary for every x86-64: the loader picks the widest clone the CPU runs.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DSV3_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define DSV3_VECTOR_CLONES
-#endif
 
 DSV3_VECTOR_CLONES float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   constexpr int kLanes = 16;
