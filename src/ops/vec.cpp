@@ -3,7 +3,6 @@
 
 namespace dsv3::ops {
 
-
 DSV3_VECTOR_CLONES float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   constexpr int kLanes = 16;
   float acc[kLanes] = {};
