@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/completion_text.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
 #include "text/tokenizer.h"
@@ -49,19 +50,5 @@ using TextSink = std::function<bool(std::string_view piece)>;
 Result<GenerationResult> generate(Session& session, const text::Tokenizer* tokenizer, const GenerationRequest& req,
                                   const TextSink& sink = nullptr, const std::atomic<bool>* cancel = nullptr);
 
-// Finds stop strings in a growing text and says how much of it is final.
-class StopMatcher {
- public:
-  explicit StopMatcher(std::vector<std::string> stops);
-  // Given the whole text so far and the length of its previous version:
-  // returns the offset of the first stop string that ends in the new part, or npos.
-  std::size_t find(std::string_view text, std::size_t previous_size) const;
-  // Bytes at the end of text that are a proper prefix of some stop string.
-  std::size_t held_back(std::string_view text) const;
-
- private:
-  std::vector<std::string> stops_;
-  std::size_t longest_ = 0;
-};
 
 }  // namespace dsv3

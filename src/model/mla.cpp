@@ -19,8 +19,9 @@ ops::Rope make_rope(const ModelConfig& c) {
 MlaAttention::MlaAttention(const ModelConfig& cfg, ThreadPool* pool)
     : cfg_(cfg), pool_(pool), rope_(make_rope(cfg)), softmax_scale_(static_cast<float>(cfg.softmax_scale())) {}
 
-void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n, int64_t start, LatentCache& cache,
+void MlaAttention::forward(const AttentionWeights& w, const float* x, std::span<const TokenSlot> rows,
                            int64_t layer, float* out) {
+  const int64_t n = static_cast<int64_t>(rows.size());
   const ModelConfig& c = cfg_;
   const int64_t hidden = c.hidden_size, nh = c.num_attention_heads;
   const int64_t nope = c.qk_nope_head_dim, qk = c.qk_head_dim();
@@ -42,12 +43,11 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
   // the new cache rows: normalised latent, then k_pe rotated to its position
   float* kv = kv_.get(n * cw);
   ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_);
-  cache.reserve(start + n);
   for (int64_t i = 0; i < n; ++i) {
     float* row = kv + i * cw;
     ops::rmsnorm(row, w.kv_a_norm.data(), lora, eps, row);
-    rope_.apply(row + lora, start + i);
-    cache.store(layer, start + i, row);
+    rope_.apply(row + lora, rows[i].pos);
+    rows[i].cache->store(layer, rows[i].pos, row);
   }
 
   // absorbed queries [n][heads][lora | rope]: q_nope through W_uk^T, q_pe rotated
@@ -61,7 +61,7 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
       for (int64_t i = 0; i < n; ++i) {
         float* qpe = q_abs + (i * nh + h) * cw + lora;
         std::copy(q + i * nh * qk + h * qk + nope, q + i * nh * qk + (h + 1) * qk, qpe);
-        rope_.apply(qpe, start + i);
+        rope_.apply(qpe, rows[i].pos);
       }
     }
   });
@@ -79,10 +79,11 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, int64_t n,
       a.q = q_abs + (i * nh + h0) * cw;
       a.ldq = cw;
       a.nq = h1 - h0;
+      const LatentCache& cache = *rows[i].cache;
       a.kv = cache.row(layer, 0);
       a.kv_dtype = cache.dtype();
       a.ldkv = cw;
-      a.n_kv = start + i + 1;  // causal: itself and everything before
+      a.n_kv = rows[i].pos + 1;  // causal: itself and everything before
       a.dk = cw;
       a.dv = lora;
       a.scale = softmax_scale_;

@@ -2,6 +2,7 @@
 // key and value up-projections absorbed into the query and the output.
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "model/buffer.h"
 #include "model/config.h"
@@ -12,15 +13,22 @@
 namespace dsv3 {
 class ThreadPool;
 
+// Where one token of a batch lives: its position and its sequence's cache.
+struct TokenSlot {
+  int64_t pos;
+  LatentCache* cache;
+};
+
 class MlaAttention {
  public:
   MlaAttention(const ModelConfig& cfg, ThreadPool* pool);
 
-  // x: [n][hidden] normalised inputs at positions start..start+n-1. Appends
-  // their latents to cache layer `layer` and writes the attention output
-  // (after o_proj) to out [n][hidden].
-  void forward(const AttentionWeights& w, const float* x, int64_t n, int64_t start, LatentCache& cache,
-               int64_t layer, float* out);
+  // x: [n][hidden] normalised inputs, token i at rows[i] (its sequence's
+  // earlier positions already cached; the caches have room). Appends their
+  // latents to cache layer `layer` and writes the attention output (after
+  // o_proj) to out [n][hidden].
+  void forward(const AttentionWeights& w, const float* x, std::span<const TokenSlot> rows, int64_t layer,
+               float* out);
 
  private:
   const ModelConfig& cfg_;

@@ -16,22 +16,43 @@ LatentCache Transformer::make_cache(int64_t capacity, DType dtype) const {
 
 Status Transformer::forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
                             const LayerObserver* observer) {
+  const SequenceChunk chunk{ids, start, &cache};
+  return forward(std::span<const SequenceChunk>(&chunk, 1), hidden_out, observer);
+}
+
+Status Transformer::forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer) {
   const ModelConfig& c = model_.config;
   const Weights& w = model_.weights;
-  const int64_t n = static_cast<int64_t>(ids.size()), hidden = c.hidden_size;
+  const int64_t hidden = c.hidden_size;
+  int64_t n = 0;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    const SequenceChunk& s = batch[k];
+    if (s.start < 0) return make_error("forward: negative start position {}", s.start);
+    if (!s.cache || s.cache->layers() != c.num_hidden_layers || s.cache->width() != c.cache_width())
+      return make_error("forward: cache shape does not match the model");
+    for (std::size_t j = 0; j < k; ++j)
+      if (batch[j].cache == s.cache && !s.ids.empty() && !batch[j].ids.empty())
+        return make_error("forward: one cache appears twice in a batch");
+    for (int32_t id : s.ids)
+      if (id < 0 || id >= c.vocab_size) return make_error("token id {} is out of range [0, {})", id, c.vocab_size);
+    n += static_cast<int64_t>(s.ids.size());
+  }
   if (n == 0) return {};
-  if (start < 0) return make_error("forward: negative start position {}", start);
-  if (cache.layers() != c.num_hidden_layers || cache.width() != c.cache_width())
-    return make_error("forward: cache shape does not match the model");
-  for (int64_t i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= c.vocab_size)
-      return make_error("token id {} is out of range [0, {})", ids[i], c.vocab_size);
+  rows_.clear();
+  for (const SequenceChunk& s : batch) {
+    s.cache->reserve(s.start + static_cast<int64_t>(s.ids.size()));
+    for (std::size_t i = 0; i < s.ids.size(); ++i) rows_.push_back({s.start + static_cast<int64_t>(i), s.cache});
+  }
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   float* x = x_.get(n * hidden);        // the residual stream
   float* xn = normed_.get(n * hidden);  // its normalised copy
   float* y = branch_.get(n * hidden);   // a branch's output
-  for (int64_t i = 0; i < n; ++i) ops::gather_row(w.embed, ids[i], x + i * hidden);
+  {
+    int64_t i = 0;
+    for (const SequenceChunk& s : batch)
+      for (int32_t id : s.ids) ops::gather_row(w.embed, id, x + (i++) * hidden);
+  }
   if (observer) (*observer)(0, x, n);
 
   auto norm_rows = [&](const std::vector<float>& weight, const float* in, float* out) {
@@ -40,7 +61,7 @@ Status Transformer::forward(std::span<const int32_t> ids, int64_t start, LatentC
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     norm_rows(lw.attn_norm, x, xn);
-    attention_.forward(lw.attn, xn, n, start, cache, l, y);
+    attention_.forward(lw.attn, xn, rows_, l, y);
     ops::add(y, x, n * hidden);
     norm_rows(lw.mlp_norm, x, xn);
     if (lw.is_moe)

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "base/status.h"
 #include "model/buffer.h"
@@ -19,6 +20,14 @@ class ThreadPool;
 // k = L the final normalised state. For debugging and the golden tests.
 using LayerObserver = std::function<void(int64_t k, const float* hidden, int64_t n)>;
 
+// Consecutive tokens of one sequence: ids at positions start..start+n-1 of
+// the sequence held by cache (positions before start must already be there).
+struct SequenceChunk {
+  std::span<const int32_t> ids;
+  int64_t start = 0;
+  LatentCache* cache = nullptr;
+};
+
 class Transformer {
  public:
   Transformer(const Model& model, ThreadPool* pool);
@@ -31,6 +40,10 @@ class Transformer {
   // normalised hidden states to hidden_out [n][hidden_size].
   Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
                  const LayerObserver* observer = nullptr);
+  // Several sequences in one pass (continuous batching): every weight is read
+  // once for all their tokens; attention stays within each sequence. Rows of
+  // hidden_out follow the chunks in order. Each cache may appear once.
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer = nullptr);
 
   // logits[n][vocab] = hidden W_lm^T.
   void logits(const float* hidden, int64_t n, float* out);
@@ -42,6 +55,7 @@ class Transformer {
   SwiGlu dense_;
   Moe moe_;
   Buffer x_, normed_, branch_;
+  std::vector<TokenSlot> rows_;  // per token: position and cache
 };
 
 }  // namespace dsv3

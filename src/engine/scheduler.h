@@ -1,0 +1,139 @@
+// Continuous batching: many generations share one engine thread. Each step
+// runs one batched forward over every active sequence (one token for those
+// decoding, a chunk of prompt for those prefilling), so new prompts join
+// between steps and running streams keep flowing. Finished sequences leave
+// their cache behind for prefix reuse: a new prompt that starts with what a
+// slot holds (the next turn of a chat) skips recomputing it.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/generator.h"
+#include "engine/sampler.h"
+#include "model/transformer.h"
+#include "text/tokenizer.h"
+
+namespace dsv3 {
+
+struct Job {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int64_t max_tokens = 256;
+  std::vector<std::string> stop;     // stop strings, not included in the output
+  std::vector<int32_t> stop_tokens;  // e.g. EOS ids
+  int32_t top_logprobs = -1;         // < 0: no logprobs; else that many alternatives per token (<= 20)
+};
+
+// Log-probabilities under the model's distribution (log-softmax of the raw logits).
+struct TokenLogprob {
+  int32_t id;
+  float logprob;
+  std::vector<std::pair<int32_t, float>> top;  // best first
+};
+
+struct JobUsage {
+  int64_t prompt_tokens = 0, completion_tokens = 0, cached_prompt_tokens = 0;
+  double queue_seconds = 0, time_to_first_token = 0, total_seconds = 0;
+};
+
+// One report to a job's sink. Text is final (complete UTF-8, never part of a
+// possible stop string). The last event has done set and nothing after it.
+struct JobEvent {
+  std::string_view text;
+  std::span<const TokenLogprob> logprobs;  // tokens sampled since the last event (if asked)
+  bool done = false;
+  FinishReason finish = FinishReason::kLength;  // when done
+  JobUsage usage;                               // when done
+  std::string error;                            // when done by an internal error
+};
+// Called on the engine thread; must not block. Returning false cancels the job
+// (a client that went away): it gets no further events and its slot is freed.
+using JobSink = std::function<bool(const JobEvent&)>;
+
+struct SchedulerOptions {
+  int64_t max_sequences = 8;    // decoding together
+  int64_t max_queue = 64;       // waiting beyond those; more are refused
+  int64_t context = 4096;       // prompt + completion tokens per sequence
+  int64_t prefill_chunk = 256;  // prompt tokens per step, over all sequences
+  DType cache_dtype = DType::F32;
+};
+
+struct SchedulerStats {
+  int64_t queued = 0, active = 0;
+  int64_t cache_tokens = 0, cache_capacity_tokens = 0;  // positions held over all slots / the most they may hold
+  int64_t prompt_tokens = 0, cached_prompt_tokens = 0, completion_tokens = 0;  // totals
+  int64_t steps = 0;
+};
+
+struct SubmitResult {
+  enum class Code { kOk, kInvalid, kQueueFull, kShuttingDown } code = Code::kOk;
+  uint64_t id = 0;
+  std::string message;  // names the bad field for kInvalid
+};
+
+class Scheduler {
+ public:
+  // tokenizer may be null: no text and no stop strings, ids only.
+  Scheduler(Transformer& model, const text::Tokenizer* tokenizer, SchedulerOptions options);
+  ~Scheduler();  // cancels whatever is left
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Checks the job (prompt shorter than the context, sampling params,
+  // max_tokens >= 0) and queues it. Thread-safe. The sink may run before
+  // submit returns. Generation stops with kLength when the context is full.
+  SubmitResult submit(Job job, JobSink sink);
+  // The job's sink gets a last event (done, kCancelled) unless it has finished. Thread-safe.
+  void cancel(uint64_t id);
+  // Refuses new jobs, lets running and queued ones finish for up to `deadline`,
+  // then cancels the rest and stops the engine thread.
+  void shutdown(std::chrono::milliseconds deadline);
+  SchedulerStats stats() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Pending;
+  struct Slot;
+  void loop();
+  void admit();
+  void step();
+  void take_token(Slot& s, const float* logits);
+  void finish(Slot& s, FinishReason why, std::string error = {});
+  void release(Slot& s);
+  void publish_stats();
+
+  Transformer& model_;
+  const text::Tokenizer* tokenizer_;
+  SchedulerOptions options_;
+  int64_t vocab_, hidden_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // wakes the engine thread
+  std::condition_variable idle_cv_;  // wakes shutdown when all work is done
+  std::deque<std::unique_ptr<Pending>> queue_;
+  std::vector<uint64_t> cancelled_;
+  bool stopping_ = false, stop_now_ = false;
+  uint64_t next_id_ = 1;
+  SchedulerStats stats_;
+
+  // engine thread only
+  std::vector<std::unique_ptr<Slot>> slots_;
+  uint64_t clock_ = 0;  // admission counter: prefill order and least-recently-used slot
+  std::vector<SequenceChunk> chunks_;
+  std::vector<Slot*> chunk_slots_, waiting_, sampling_;
+  std::vector<float> hidden_states_, picked_, logits_;
+  std::thread thread_;
+};
+
+}  // namespace dsv3
