@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs dsv3's build dependencies from Debian packages. Idempotent: packages
-# already present are skipped, so a warm machine pays nothing.
+# Installs dsv3's build dependencies from Debian packages, and the node
+# packages of the server's end-to-end tests. Idempotent: packages already
+# present are skipped, so a warm machine pays nothing.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
-      libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev)
+      libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
+      libboost1.81-dev chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -16,4 +18,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# tests/e2e: the openai client, ws and playwright-core, pinned by package-lock.json
+# (node itself is expected on the machine: Debian 12's is too old for the openai client)
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null; then
+  echo "setup: npm not found; the server's end-to-end tests will be skipped"
+elif cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.dsv3-lock; then
+  echo "setup: node packages present"
+else
+  echo "setup: npm ci in tests/e2e"
+  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+  cp tests/e2e/package-lock.json tests/e2e/node_modules/.dsv3-lock
 fi

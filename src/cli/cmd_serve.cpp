@@ -1,0 +1,175 @@
+// `serve`: the OpenAI-compatible HTTP server (src/server) over the engine's
+// continuous-batching Scheduler. Runs until SIGTERM or SIGINT, then stops
+// accepting, lets running requests finish within --shutdown-timeout and exits 0.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/scheduler.h"
+#include "server/auth.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_api.h"
+#include "server/rate_limit.h"
+#include "server/routes.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+struct ServeOptions {
+  ModelOptions model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> api_keys;
+  std::string api_key_file;
+  double rpm = 0, tpm = 0;
+  int64_t max_sequences = 8, max_queue = 64, ctx = 4096, prefill_chunk = 256;
+  std::string model_name;
+  uint64_t max_body_bytes = 4 << 20;
+  double shutdown_timeout = 10;
+  int http_threads = 2;
+};
+
+std::string model_basename(const std::string& dir) {
+  std::filesystem::path p(dir);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "models/tiny/" -> "tiny"
+  return p.filename().string();
+}
+
+int serve(const ServeOptions& o) {
+  auto keys = server::ApiKeys::make(o.api_keys, o.api_key_file);
+  if (!keys) return fail(2, keys.error());
+  auto loaded = load_model(o.model);
+  if (!loaded) return fail(2, loaded.error());
+  auto tokenizer = text::Tokenizer::load((std::filesystem::path(o.model.model) / "tokenizer.json").string());
+  if (!tokenizer) return fail(2, tokenizer.error());
+  std::unique_ptr<text::ChatTemplate> chat;
+  if (auto c = text::ChatTemplate::load(o.model.model)) {
+    chat = std::make_unique<text::ChatTemplate>(std::move(c).value());
+  } else {
+    std::fprintf(stderr, "dsv3: warning: %s; /v1/chat/completions is off\n", c.error().message.c_str());
+  }
+  const ModelConfig& cfg = loaded->model->config;
+  if (cfg.max_position_embeddings > 0 && o.ctx > cfg.max_position_embeddings)
+    return fail(2, fmt::format("--ctx {} is past the model's {} positions", o.ctx, cfg.max_position_embeddings));
+  const text::Tokenizer& tok = **tokenizer;
+
+  server::ModelInfo info;
+  info.id = o.model_name.empty() ? model_basename(o.model.model) : o.model_name;
+  info.vocab_size = cfg.vocab_size;
+  info.context = o.ctx;
+  info.bos_id = static_cast<int32_t>(cfg.bos_token_id);
+  for (int64_t id : loaded->model->eos_token_ids) info.eos_ids.push_back(static_cast<int32_t>(id));
+  info.defaults = SamplingOptions{}.params(o.model.model);  // generation_config.json, as the CLI uses
+  if (chat) info.render_chat = [&c = *chat](const nlohmann::ordered_json& m) { return c.render(m, true); };
+  info.encode = [&tok](std::string_view s) { return tok.encode(s); };
+  info.token_text = [&tok](int32_t id) { return tok.token_bytes(id); };
+
+  SchedulerOptions so;
+  so.max_sequences = o.max_sequences;
+  so.max_queue = o.max_queue;
+  so.context = o.ctx;
+  so.prefill_chunk = o.prefill_chunk;
+  so.cache_dtype = o.model.cache();
+
+  server::RateLimiter limiter({o.rpm, o.tpm});
+  server::Metrics metrics;
+  server::net::io_context ioc;
+  // declared after ioc so it is destroyed first: the sinks it still holds own sessions whose sockets need ioc
+  auto scheduler = std::make_unique<Scheduler>(*loaded->transformer, &tok, so);
+  server::Routes routes({*scheduler, info, *keys, limiter, metrics, o.max_body_bytes});
+  server::HttpOptions ho;
+  ho.max_body_bytes = o.max_body_bytes;
+  server::HttpServer http(ioc, routes, ho);
+  auto port = http.listen(o.host, static_cast<uint16_t>(o.port));
+  if (!port) return fail(2, port.error());
+  const bool v6 = o.host.find(':') != std::string::npos;
+  std::fprintf(stderr, "dsv3: serving '%s' (context %lld, %lld sequences) listening on http://%s%s%s:%u\n", info.id.c_str(),
+               static_cast<long long>(o.ctx), static_cast<long long>(o.max_sequences), v6 ? "[" : "", o.host.c_str(),
+               v6 ? "]" : "", static_cast<unsigned>(*port));
+  std::fflush(stderr);
+
+  std::thread drainer;
+  server::net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    std::fprintf(stderr, "dsv3: %s: finishing running requests (up to %.0f s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 o.shutdown_timeout);
+    routes.begin_shutdown();
+    http.stop_accepting();
+    // off the io threads: they keep delivering the streams that are finishing
+    drainer = std::thread([&] {
+      scheduler->shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_timeout * 1000)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last events' writes
+      ioc.stop();
+    });
+    signals.async_wait([&](const boost::system::error_code& e2, int) {
+      if (!e2) ioc.stop();  // a second signal: stop now
+    });
+  });
+
+  std::vector<std::thread> io;
+  for (int i = 1; i < o.http_threads; ++i) io.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : io) t.join();
+  if (drainer.joinable()) drainer.join();
+  scheduler.reset();
+  std::fprintf(stderr, "dsv3: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (chat, completions, streaming, WebSocket, "
+                                              "metrics, a chat page at /)");
+  o->model.add_to(cmd);
+  cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "port (0: any free port; the bound one is printed)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--api-key", o->api_keys, "require 'Authorization: Bearer KEY' (repeatable)");
+  cmd->add_option("--api-key-file", o->api_key_file, "file of API keys, one per line (# comments)");
+  cmd->add_option("--rate-limit-rpm", o->rpm, "requests per minute per key (or per address without keys); 0: off")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--rate-limit-tpm", o->tpm, "prompt + completion tokens per minute per key; 0: off")
+      ->check(CLI::Range(0.0, 1e12));
+  cmd->add_option("--max-sequences", o->max_sequences, "sequences decoded together")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str();
+  cmd->add_option("--max-queue", o->max_queue, "requests waiting beyond those; more get 503")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--ctx", o->ctx, "context per sequence (prompt + completion tokens)")
+      ->check(CLI::Range(int64_t{16}, int64_t{1} << 22))
+      ->capture_default_str();
+  cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per engine step, over all sequences")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--model-name", o->model_name, "the model id clients use (default: the model directory's name)");
+  cmd->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", o->shutdown_timeout, "seconds running requests get to finish on SIGTERM")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--http-threads", o->http_threads, "threads serving connections")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->callback([o, &exit_code] { exit_code = serve(*o); });
+}
+
+}  // namespace dsv3::cli

@@ -1,0 +1,299 @@
+#include "server/http_server.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <nlohmann/json.hpp>
+
+namespace dsv3::server {
+
+void common_headers(http::fields& f) {
+  f.set(http::field::server, "dsv3");
+  f.set(http::field::access_control_allow_origin, "*");
+}
+
+Response make_response(http::status status, std::string body, std::string content_type, bool keep_alive) {
+  Response res{status, 11};
+  common_headers(res.base());
+  res.set(http::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpSession::HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options)
+    : stream_(std::move(socket)), handler_(handler), options_(options) {
+  beast::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  remote_ = ec ? "unknown" : ep.address().to_string();
+  handler_.connection(+1);
+}
+
+HttpSession::~HttpSession() { handler_.connection(-1); }
+
+template <class F>
+void HttpSession::on_strand(F&& f) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+}
+
+void HttpSession::start() {
+  on_strand([this] { read_request(); });
+}
+
+void HttpSession::read_request() {
+  if (closed_) return;
+  in_exchange_ = streaming_ = ending_ = false;
+  on_gone_ = nullptr;
+  parser_.emplace();
+  parser_->body_limit(options_.max_body_bytes);
+  parser_->header_limit(options_.max_header_bytes);
+  stream_.expires_after(options_.read_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+bool HttpSession::read_failed(beast::error_code ec) {
+  if (!ec) return false;
+  if (ec == http::error::body_limit) {
+    reject(http::status::payload_too_large, "the request body is too large");
+  } else if (ec == http::error::header_limit) {
+    reject(http::status::request_header_fields_too_large, "the request headers are too large");
+  } else if (ec.category() == beast::error_code(http::error::bad_method).category() && ec != http::error::end_of_stream &&
+             ec != http::error::partial_message) {
+    reject(http::status::bad_request, "malformed HTTP request");
+  } else {
+    close();  // closed, reset, timed out, or cut off mid-request
+  }
+  return true;
+}
+
+void HttpSession::on_header(beast::error_code ec) {
+  if (read_failed(ec)) return;
+  auto read_body = [this] {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  };
+  const auto& h = parser_->get();
+  if (beast::iequals(h[http::field::expect], "100-continue") && !parser_->is_done()) {
+    // curl asks before sending a large body; say yes rather than make it wait a second
+    if (parser_->content_length() && *parser_->content_length() > options_.max_body_bytes)
+      return reject(http::status::payload_too_large, "the request body is too large");
+    auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    return net::async_write(stream_, net::buffer(*cont), [self = shared_from_this(), cont, read_body](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      read_body();
+    });
+  }
+  read_body();
+}
+
+void HttpSession::on_read(beast::error_code ec) {
+  if (read_failed(ec)) return;
+  stream_.expires_never();
+  Request req = parser_->release();
+  keep_alive_ = req.keep_alive();
+  in_exchange_ = true;
+  // an upgrade hands the socket over, so no read may be left pending on it
+  if (!beast::websocket::is_upgrade(req)) watch();
+  handler_.handle(std::move(req), shared_from_this());
+}
+
+void HttpSession::reject(http::status status, const char* message) {
+  handler_.rejected(static_cast<int>(status));
+  nlohmann::json body = {{"error", {{"message", message}, {"type", "invalid_request_error"}, {"param", nullptr}, {"code", nullptr}}}};
+  // the rest of the stream cannot be trusted: answer and close
+  keep_alive_ = false;
+  in_exchange_ = true;
+  stream_.expires_after(std::chrono::seconds(5));
+  outbox_ = fmt::format("{}", fmt::streamed(make_response(status, body.dump(), "application/json", false)));
+  ending_ = true;
+  flush();
+}
+
+void HttpSession::watch() {
+  if (watching_ || closed_ || buffer_.size() > options_.max_body_bytes) return;
+  watching_ = true;
+  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->on_watch(ec, n);
+  });
+}
+
+void HttpSession::on_watch(beast::error_code ec, std::size_t n) {
+  watching_ = false;
+  if (!ec) {
+    buffer_.commit(n);  // a pipelined request: kept for the next read
+    if (!in_exchange_) return read_request();
+    return watch();
+  }
+  if (ec == net::error::operation_aborted) {
+    if (!in_exchange_ && !closed_) read_request();  // cancelled because the exchange ended
+    return;
+  }
+  mark_gone();  // EOF or reset: the client went away
+  if (!in_exchange_) close();
+}
+
+void HttpSession::mark_gone() {
+  if (gone_.exchange(true)) return;
+  if (auto f = std::move(on_gone_)) {
+    on_gone_ = nullptr;
+    f();
+  }
+}
+
+void HttpSession::on_gone(std::function<void()> f) {
+  on_strand([this, f = std::move(f)]() mutable {
+    if (gone_.load()) return f();
+    on_gone_ = std::move(f);
+  });
+}
+
+void HttpSession::reply(Response res) {
+  on_strand([this, res = std::move(res)]() mutable {
+    if (!in_exchange_ || streaming_ || ending_) return;
+    res.keep_alive(keep_alive_ && res.keep_alive());
+    keep_alive_ = res.keep_alive();
+    res.prepare_payload();
+    std::string head = fmt::format("{}", fmt::streamed(res.base()));
+    outbox_ += head;
+    outbox_ += res.body();
+    ending_ = true;
+    flush();
+  });
+}
+
+void HttpSession::stream_begin(http::status status, std::string content_type) {
+  on_strand([this, status, ct = std::move(content_type)] {
+    if (!in_exchange_ || streaming_ || ending_) return;
+    streaming_ = true;
+    http::response<http::empty_body> res{status, 11};
+    common_headers(res.base());
+    res.set(http::field::content_type, ct);
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Accel-Buffering", "no");  // proxies: do not hold back the stream
+    res.chunked(true);
+    res.keep_alive(keep_alive_);
+    outbox_ += fmt::format("{}", fmt::streamed(res.base()));
+    flush();
+  });
+}
+
+void HttpSession::stream_write(std::string data) {
+  if (data.empty()) return;  // an empty chunk would end the body
+  on_strand([this, data = std::move(data)] {
+    if (!streaming_ || ending_ || gone_.load()) return;
+    outbox_ += fmt::format("{:x}\r\n", data.size());
+    outbox_ += data;
+    outbox_ += "\r\n";
+    flush();
+  });
+}
+
+void HttpSession::stream_end() {
+  on_strand([this] {
+    if (!streaming_ || ending_) return;
+    outbox_ += "0\r\n\r\n";
+    ending_ = true;
+    flush();
+  });
+}
+
+void HttpSession::flush() {
+  if (writing_ || closed_) return;
+  if (outbox_.empty()) {
+    if (ending_) end_exchange();
+    return;
+  }
+  if (gone_.load()) {
+    outbox_.clear();
+    if (ending_) end_exchange();
+    return;
+  }
+  writing_ = true;
+  inflight_.swap(outbox_);
+  outbox_.clear();
+  net::async_write(stream_, net::buffer(inflight_),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
+}
+
+void HttpSession::on_written(beast::error_code ec) {
+  writing_ = false;
+  inflight_.clear();
+  if (ec) {
+    mark_gone();
+    outbox_.clear();
+    if (ending_) end_exchange();
+    return;
+  }
+  flush();
+}
+
+void HttpSession::end_exchange() {
+  in_exchange_ = streaming_ = ending_ = false;
+  on_gone_ = nullptr;
+  if (!keep_alive_ || gone_.load()) return close();
+  // the watcher is the only read in flight; cancelling it hands over to the next request read
+  if (watching_) {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+    return;
+  }
+  read_request();
+}
+
+void HttpSession::close() {
+  if (closed_ || taken_) return;
+  closed_ = true;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
+}
+
+beast::tcp_stream HttpSession::take_stream() {
+  taken_ = true;
+  in_exchange_ = false;
+  if (watching_) {
+    // the watcher holds the socket; cancel it (its handler sees taken_ and stops)
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+  closed_ = true;
+  return std::move(stream_);
+}
+
+HttpServer::HttpServer(net::io_context& ioc, HttpHandler& handler, HttpOptions options)
+    : ioc_(ioc), handler_(handler), options_(options), acceptor_(net::make_strand(ioc)) {}
+
+Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || results.empty()) return make_error("--host {}: {}", host, ec ? ec.message() : "no address");
+  const tcp::endpoint ep = results.begin()->endpoint();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error("cannot listen on {}:{}: {}", host, port, ec.message());
+  const uint16_t bound = acceptor_.local_endpoint(ec).port();
+  accept();
+  return bound;
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) std::make_shared<HttpSession>(std::move(socket), handler_, options_)->start();
+    accept();  // on an accept error (e.g. out of descriptors) keep going
+  });
+}
+
+void HttpServer::stop_accepting() {
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+}  // namespace dsv3::server

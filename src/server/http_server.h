@@ -1,0 +1,122 @@
+// HTTP/1.1 transport on Boost.Beast: an acceptor, and a session per
+// connection that reads requests (keep-alive, pipelining, header and body
+// limits, a read timeout) and writes either whole responses or a chunked
+// stream fed from any thread. While a request is being answered the session
+// keeps reading, so a client that goes away is noticed at once.
+#pragma once
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+
+namespace dsv3::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+class HttpSession;
+
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  // Runs on the session's strand. The handler ends the exchange later or at
+  // once: session->reply(), a stream ended by stream_end(), or take_stream().
+  virtual void handle(Request&& req, const std::shared_ptr<HttpSession>& session) = 0;
+  // A request that could not be read whole: status is 400, 413 or 431.
+  virtual void rejected(int status) {}
+  virtual void connection(int delta) {}  // +1 opened, -1 closed
+};
+
+struct HttpOptions {
+  uint64_t max_body_bytes = 1 << 20;
+  uint32_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds read_timeout{30};  // to read one request, and for idle keep-alive connections
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+  void start();
+
+  // These may be called from any thread; they run on the session's strand
+  // (at once when called on it), in the order called.
+  void reply(Response res);
+  // Starts a chunked response; stream_write sends data, stream_end finishes it.
+  void stream_begin(http::status status, std::string content_type);
+  void stream_write(std::string data);
+  void stream_end();
+  // f runs once on the strand if the client goes away before the exchange
+  // ends (at once if it already has).
+  void on_gone(std::function<void()> f);
+  bool gone() const { return gone_.load(std::memory_order_relaxed); }
+
+  // For an upgrade (WebSocket), called from handle(): the connection leaves this session.
+  beast::tcp_stream take_stream();
+  const std::string& remote_address() const { return remote_; }
+
+ private:
+  void read_request();
+  void on_header(beast::error_code ec);
+  void on_read(beast::error_code ec);
+  bool read_failed(beast::error_code ec);  // answers or closes on an error
+  void reject(http::status status, const char* message);
+  void watch();
+  void on_watch(beast::error_code ec, std::size_t n);
+  void flush();
+  void on_written(beast::error_code ec);
+  void end_exchange();
+  void mark_gone();
+  void close();
+  template <class F>
+  void on_strand(F&& f);
+
+  beast::tcp_stream stream_;
+  HttpHandler& handler_;
+  HttpOptions options_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+
+  // exchange state (strand only)
+  bool keep_alive_ = true, in_exchange_ = false, streaming_ = false, ending_ = false;
+  bool writing_ = false, watching_ = false, closed_ = false, taken_ = false;
+  std::string outbox_, inflight_;
+  std::function<void()> on_gone_;
+  std::atomic<bool> gone_{false};
+};
+
+class HttpServer {
+ public:
+  HttpServer(net::io_context& ioc, HttpHandler& handler, HttpOptions options);
+  // Binds host:port (port 0: any free port) and starts accepting; returns the bound port.
+  Result<uint16_t> listen(const std::string& host, uint16_t port);
+  void stop_accepting();  // thread-safe
+
+ private:
+  void accept();
+  net::io_context& ioc_;
+  HttpHandler& handler_;
+  HttpOptions options_;
+  tcp::acceptor acceptor_;
+};
+
+// The headers every response carries (server name, CORS for browser clients).
+void common_headers(http::fields& f);
+Response make_response(http::status status, std::string body, std::string content_type, bool keep_alive);
+
+}  // namespace dsv3::server

@@ -1,0 +1,450 @@
+#include "server/openai_api.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <random>
+
+namespace dsv3::server {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+json error_body(const ApiError& e) {
+  return {{"error",
+           {{"message", e.message},
+            {"type", e.type},
+            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+ApiError invalid(std::string param, std::string message, std::string code) {
+  ApiError e;
+  e.param = std::move(param);
+  e.message = std::move(message);
+  e.code = std::move(code);
+  return e;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string_view finish_name(FinishReason r) { return finish_reason_name(r); }
+
+namespace {
+
+// A field that is absent or null counts as not given (OpenAI clients send nulls).
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    case json::value_t::binary: return "binary";
+    case json::value_t::discarded: return "invalid";
+    default: return "a number";
+  }
+}
+
+ApiError wrong_type(const std::string& param, const char* want, const json& got) {
+  return invalid(param, fmt::format("'{}' must be {}, got {}", param, want, type_name(got)));
+}
+
+// Reads an optional number in [lo, hi] into out; returns an error if present and bad.
+std::optional<ApiError> read_number(const json& body, const char* name, double lo, double hi, float& out) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) return wrong_type(name, "a number", *v);
+  const double d = v->get<double>();
+  if (!(d >= lo && d <= hi)) return invalid(name, fmt::format("'{}' must be in [{}, {}], got {}", name, lo, hi, d));
+  out = static_cast<float>(d);
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_int(const json& body, const char* name, int64_t lo, int64_t hi, std::optional<int64_t>& out) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number_integer()) return wrong_type(name, "an integer", *v);
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return invalid(name, fmt::format("'{}' must be in [{}, {}]", name, lo, hi));
+  const int64_t i = v->get<int64_t>();
+  if (i < lo || i > hi) return invalid(name, fmt::format("'{}' must be in [{}, {}], got {}", name, lo, hi, i));
+  out = i;
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_bool(const json& body, const char* name, bool& out) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) return wrong_type(name, "a boolean", *v);
+  out = v->get<bool>();
+  return std::nullopt;
+}
+
+// The text of a message's content: a string, or an array of {type: "text", text} parts.
+std::variant<std::string, ApiError> content_text(const json& content, const std::string& param) {
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) return wrong_type(param, "a string or an array of content parts", content);
+  std::string text;
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string p = fmt::format("{}[{}]", param, i);
+    if (!part.is_object()) return wrong_type(p, "an object", part);
+    const json* type = field(part, "type");
+    if (!type || !type->is_string() || type->get<std::string>() != "text")
+      return invalid(p + ".type", "only content parts of type 'text' are supported");
+    const json* t = field(part, "text");
+    if (!t || !t->is_string()) return wrong_type(p + ".text", "a string", t ? *t : json(nullptr));
+    text += t->get<std::string>();
+  }
+  return text;
+}
+
+std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& body, const ModelInfo& model) {
+  const json* msgs = field(body, "messages");
+  if (!msgs) return invalid("messages", "'messages' is required");
+  if (!msgs->is_array()) return wrong_type("messages", "an array", *msgs);
+  if (msgs->empty()) return invalid("messages", "'messages' must not be empty");
+  ordered_json out = ordered_json::array();
+  for (std::size_t i = 0; i < msgs->size(); ++i) {
+    const json& m = (*msgs)[i];
+    const std::string p = fmt::format("messages[{}]", i);
+    if (!m.is_object()) return wrong_type(p, "an object", m);
+    const json* role = field(m, "role");
+    if (!role) return invalid(p + ".role", fmt::format("'{}.role' is required", p));
+    if (!role->is_string()) return wrong_type(p + ".role", "a string", *role);
+    std::string r = role->get<std::string>();
+    if (r == "developer") r = "system";  // the newer name for the same thing
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+      return invalid(p + ".role", fmt::format("unknown role '{}' (system, developer, user, assistant, tool)", r));
+    ordered_json msg = {{"role", r}};
+    const json* content = field(m, "content");
+    if (content) {
+      auto text = content_text(*content, p + ".content");
+      if (auto* e = std::get_if<ApiError>(&text)) return *e;
+      msg["content"] = std::get<std::string>(text);
+    } else if (r != "assistant") {
+      return invalid(p + ".content", fmt::format("'{}.content' is required", p));
+    } else {
+      msg["content"] = nullptr;
+    }
+    // the template may render these; passed on as given
+    for (const char* extra : {"tool_calls", "tool_call_id", "name"})
+      if (const json* x = field(m, extra)) msg[extra] = ordered_json::parse(x->dump());
+    out.push_back(std::move(msg));
+  }
+  if (!model.render_chat) return invalid("messages", "this model has no chat template; use /v1/completions");
+  auto text = model.render_chat(out);
+  if (!text) return invalid("messages", "the chat template failed: " + text.error().message);
+  return model.encode(*text);
+}
+
+std::variant<std::vector<int32_t>, ApiError> completion_prompt(const json& body, const ModelInfo& model) {
+  const json* prompt = field(body, "prompt");
+  if (!prompt) return invalid("prompt", "'prompt' is required");
+  auto from_text = [&](const std::string& s) {
+    std::vector<int32_t> ids;
+    if (model.bos_id >= 0) ids.push_back(model.bos_id);
+    const auto body_ids = model.encode(s);
+    ids.insert(ids.end(), body_ids.begin(), body_ids.end());
+    return ids;
+  };
+  if (prompt->is_string()) return from_text(prompt->get<std::string>());
+  if (!prompt->is_array()) return wrong_type("prompt", "a string or an array of token ids", *prompt);
+  if (prompt->empty()) return invalid("prompt", "'prompt' must not be empty");
+  if (prompt->size() == 1 && ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
+    // a batch of one: ["text"] or [[ids]]
+    if ((*prompt)[0].is_string()) return from_text((*prompt)[0].get<std::string>());
+    json inner = body;
+    inner["prompt"] = (*prompt)[0];
+    return completion_prompt(inner, model);
+  }
+  std::vector<int32_t> ids;
+  for (std::size_t i = 0; i < prompt->size(); ++i) {
+    const json& v = (*prompt)[i];
+    const std::string p = fmt::format("prompt[{}]", i);
+    if (v.is_string() || v.is_array()) return invalid("prompt", "only one prompt per request is supported");
+    if (!v.is_number_integer()) return wrong_type(p, "a token id", v);
+    const int64_t id = v.is_number_unsigned() && v.get<uint64_t>() > 1u << 31 ? -1 : v.get<int64_t>();
+    if (id < 0 || id >= model.vocab_size)
+      return invalid(p, fmt::format("token id {} is outside the vocabulary [0, {})", v.dump(), model.vocab_size));
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+std::optional<ApiError> read_stop(const json& body, std::vector<std::string>& out) {
+  const json* v = field(body, "stop");
+  if (!v) return std::nullopt;
+  auto add = [&](const std::string& s) {
+    if (!s.empty()) out.push_back(s);  // an empty stop string would end every answer at once
+  };
+  if (v->is_string()) {
+    add(v->get<std::string>());
+    return std::nullopt;
+  }
+  if (!v->is_array()) return wrong_type("stop", "a string or an array of strings", *v);
+  if (v->size() > 16) return invalid("stop", "'stop' takes at most 16 strings");
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    if (!(*v)[i].is_string()) return wrong_type(fmt::format("stop[{}]", i), "a string", (*v)[i]);
+    add((*v)[i].get<std::string>());
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_logit_bias(const json& body, int64_t vocab, std::vector<std::pair<int32_t, float>>& out) {
+  const json* v = field(body, "logit_bias");
+  if (!v) return std::nullopt;
+  if (!v->is_object()) return wrong_type("logit_bias", "an object of token id -> bias", *v);
+  for (const auto& [key, bias] : v->items()) {
+    const std::string p = "logit_bias." + key;
+    int64_t id = -1;
+    std::size_t used = 0;
+    try {
+      id = std::stoll(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != key.size()) return invalid("logit_bias", fmt::format("logit_bias key '{}' is not a token id", key));
+    if (id < 0 || id >= vocab)
+      return invalid("logit_bias", fmt::format("logit_bias token {} is outside the vocabulary [0, {})", id, vocab));
+    if (!bias.is_number()) return wrong_type(p, "a number", bias);
+    const double b = bias.get<double>();
+    if (!(b >= -100.0 && b <= 100.0)) return invalid("logit_bias", fmt::format("logit_bias for token {} must be in [-100, 100]", id));
+    out.emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) return invalid("", "the request body is not valid JSON", "invalid_json");
+  return parse_request_json(endpoint, j, model);
+}
+
+ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelInfo& model) {
+  if (!body.is_object()) return invalid("", "the request body must be a JSON object");
+  ParsedRequest r;
+  r.endpoint = endpoint;
+  const bool chat = endpoint == Endpoint::kChat;
+
+  const json* m = field(body, "model");
+  if (!m) return invalid("model", "'model' is required");
+  if (!m->is_string()) return wrong_type("model", "a string", *m);
+  if (m->get<std::string>() != model.id) {
+    ApiError e = invalid("model", fmt::format("the model '{}' does not exist; this server serves '{}'", m->get<std::string>(), model.id),
+                         "model_not_found");
+    e.status = 404;
+    return e;
+  }
+
+  SamplingParams& s = r.job.sampling;
+  s = model.defaults;
+  s.logit_bias.clear();
+  s.seed.reset();
+  s.frequency_penalty = s.presence_penalty = 0.0f;
+  if (auto e = read_number(body, "temperature", 0.0, 2.0, s.temperature)) return *e;
+  if (auto e = read_number(body, "top_p", 0.0, 1.0, s.top_p)) return *e;
+  if (s.top_p <= 0.0f) {  // OpenAI allows 0: only the best token
+    s.top_p = 1.0f;
+    s.temperature = 0.0f;
+  }
+  if (auto e = read_number(body, "frequency_penalty", -2.0, 2.0, s.frequency_penalty)) return *e;
+  if (auto e = read_number(body, "presence_penalty", -2.0, 2.0, s.presence_penalty)) return *e;
+  std::optional<int64_t> top_k;
+  if (auto e = read_int(body, "top_k", 0, 1 << 30, top_k)) return *e;  // a common extension
+  if (top_k) s.top_k = static_cast<int32_t>(*top_k);
+  if (const json* seed = field(body, "seed")) {
+    if (!seed->is_number_integer()) return wrong_type("seed", "an integer", *seed);
+    s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
+  }
+  if (auto e = read_logit_bias(body, model.vocab_size, s.logit_bias)) return *e;
+
+  std::optional<int64_t> n, max_tokens, max_completion_tokens;
+  if (auto e = read_int(body, "n", 1, 1, n)) {
+    e->message = "only n=1 is supported";
+    return *e;
+  }
+  if (auto e = read_int(body, "max_tokens", 1, model.context, max_tokens)) return *e;
+  if (chat)
+    if (auto e = read_int(body, "max_completion_tokens", 1, model.context, max_completion_tokens)) return *e;
+  if (auto e = read_stop(body, r.job.stop)) return *e;
+  if (auto e = read_bool(body, "stream", r.stream)) return *e;
+  if (const json* so = field(body, "stream_options")) {
+    if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
+    if (const json* iu = field(*so, "include_usage")) {
+      if (!iu->is_boolean()) return wrong_type("stream_options.include_usage", "a boolean", *iu);
+      r.include_usage = iu->get<bool>();
+    }
+  }
+
+  if (chat) {
+    if (auto e = read_bool(body, "logprobs", r.logprobs)) return *e;
+    std::optional<int64_t> top;
+    if (auto e = read_int(body, "top_logprobs", 0, 20, top)) return *e;
+    if (top && !r.logprobs) return invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    if (r.logprobs) r.job.top_logprobs = static_cast<int32_t>(top.value_or(0));
+  } else {
+    std::optional<int64_t> lp;
+    if (auto e = read_int(body, "logprobs", 0, 20, lp)) return *e;
+    if (lp) {
+      r.logprobs = true;
+      r.job.top_logprobs = static_cast<int32_t>(*lp);
+    }
+    bool echo = false;
+    if (auto e = read_bool(body, "echo", echo)) return *e;
+    if (echo) return invalid("echo", "'echo' is not supported");
+    std::optional<int64_t> best_of;
+    if (auto e = read_int(body, "best_of", 1, 1, best_of)) {
+      e->message = "only best_of=1 is supported";
+      return *e;
+    }
+    if (const json* suffix = field(body, "suffix")) {
+      if (!suffix->is_string()) return wrong_type("suffix", "a string", *suffix);
+      if (!suffix->get<std::string>().empty()) return invalid("suffix", "'suffix' is not supported");
+    }
+  }
+  if (Status st = s.validate(model.vocab_size); !st) return invalid("", st.error().message);
+
+  // the prompt last: rendering and tokenizing cost the most
+  auto prompt = chat ? chat_prompt(body, model) : completion_prompt(body, model);
+  if (auto* e = std::get_if<ApiError>(&prompt)) return *e;
+  r.job.prompt = std::move(std::get<std::vector<int32_t>>(prompt));
+  const int64_t n_prompt = static_cast<int64_t>(r.job.prompt.size());
+  if (n_prompt >= model.context) {
+    return invalid(chat ? "messages" : "prompt",
+                   fmt::format("this model's context is {} tokens; the prompt has {}, which leaves no room to answer",
+                               model.context, n_prompt),
+                   "context_length_exceeded");
+  }
+  // the answer may use what the prompt leaves of the context; a larger request is cut to fit
+  const int64_t room = model.context - n_prompt;
+  const std::optional<int64_t> asked = max_completion_tokens ? max_completion_tokens : max_tokens;
+  r.job.max_tokens = std::min(asked.value_or(room), room);
+  r.job.stop_tokens = model.eos_ids;
+  return r;
+}
+
+namespace {
+
+std::string random_id(const char* prefix) {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
+}
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+}  // namespace
+
+ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model)
+    : endpoint_(endpoint),
+      model_id_(std::move(model_id)),
+      id_(random_id(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-")),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
+      model_(model) {}
+
+json ResponseBuilder::base(const char* object) const {
+  return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_id_}, {"system_fingerprint", "dsv3"}};
+}
+
+json ResponseBuilder::usage(const JobUsage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached_prompt_tokens}}}};
+}
+
+json ResponseBuilder::logprobs_json(std::span<const TokenLogprob> lp, int64_t* text_offset) const {
+  auto text_of = [&](int32_t id) { return model_.token_text ? model_.token_text(id) : std::string(); };
+  if (endpoint_ == Endpoint::kChat) {
+    json content = json::array();
+    for (const TokenLogprob& t : lp) {
+      const std::string s = text_of(t.id);
+      json top = json::array();
+      for (const auto& [id, l] : t.top) {
+        const std::string ts = text_of(id);
+        top.push_back({{"token", ts}, {"logprob", l}, {"bytes", bytes_of(ts)}});
+      }
+      content.push_back({{"token", s}, {"logprob", t.logprob}, {"bytes", bytes_of(s)}, {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}};
+  }
+  json tokens = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
+  for (const TokenLogprob& t : lp) {
+    const std::string s = text_of(t.id);
+    tokens.push_back(s);
+    logprobs.push_back(t.logprob);
+    json top = json::object();
+    for (const auto& [id, l] : t.top) top[text_of(id)] = l;
+    tops.push_back(std::move(top));
+    offsets.push_back(*text_offset);
+    *text_offset += static_cast<int64_t>(s.size());
+  }
+  return {{"tokens", std::move(tokens)}, {"token_logprobs", std::move(logprobs)}, {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
+json ResponseBuilder::full(std::string_view text, FinishReason finish, const JobUsage& u,
+                           std::span<const TokenLogprob> lp, bool want_logprobs) const {
+  int64_t offset = 0;
+  json choice = {{"index", 0}};
+  if (endpoint_ == Endpoint::kChat) {
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  choice["logprobs"] = want_logprobs ? logprobs_json(lp, &offset) : json(nullptr);
+  choice["finish_reason"] = finish_name(finish);
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion" : "text_completion");
+  r["choices"] = json::array({std::move(choice)});
+  r["usage"] = usage(u);
+  return r;
+}
+
+json ResponseBuilder::role_chunk() const {
+  json r = base("chat.completion.chunk");
+  r["choices"] = json::array(
+      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+  return r;
+}
+
+json ResponseBuilder::chunk(std::string_view text, std::span<const TokenLogprob> lp, bool want_logprobs,
+                            const FinishReason* finish) {
+  json choice = {{"index", 0}};
+  if (endpoint_ == Endpoint::kChat) {
+    choice["delta"] = text.empty() ? json::object() : json{{"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  choice["logprobs"] = want_logprobs && !lp.empty() ? logprobs_json(lp, &text_offset_) : json(nullptr);
+  choice["finish_reason"] = finish ? json(finish_name(*finish)) : json(nullptr);
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array({std::move(choice)});
+  return r;
+}
+
+json ResponseBuilder::usage_chunk(const JobUsage& u) const {
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array();
+  r["usage"] = usage(u);
+  return r;
+}
+
+}  // namespace dsv3::server
