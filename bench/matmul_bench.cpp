@@ -1,11 +1,17 @@
-// Matrix products: dsv3's kernels (weights in f32 or bf16, as stored) against
-// OpenBLAS sgemm in the same run. Sizes M x N x K: M tokens, N weight rows,
-// K the shared width. Run: build/bench/bench_matmul
+// Matrix products: dsv3's kernels (weights in f32 or bf16, as stored; exact
+// or with bf16 multiplies) against OpenBLAS sgemm in the same run, and the
+// machine's peak for the instructions used (f32 FMA, bf16 dot product) on
+// all threads. Sizes M x N x K: M tokens, N weight rows, K the shared width.
+// Run: build/bench/bench_matmul
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <random>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "base/thread_pool.h"
 #include "ops/matmul.h"
@@ -30,7 +36,7 @@ void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
   state.counters["GFLOP"] = benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
-void BM_Dsv3(benchmark::State& state, dsv3::DType dt) {
+void BM_Dsv3(benchmark::State& state, dsv3::DType dt, dsv3::ops::Precision precision) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   const auto x = random_floats(m * k, 1), wf = random_floats(n * k, 2);
   std::vector<uint16_t> wb(wf.size());
@@ -41,7 +47,7 @@ void BM_Dsv3(benchmark::State& state, dsv3::DType dt) {
   w.cols = k;
   w.data = dt == dsv3::DType::BF16 ? static_cast<const void*>(wb.data()) : static_cast<const void*>(wf.data());
   std::vector<float> y(static_cast<std::size_t>(m * n));
-  for (auto _ : state) dsv3::ops::matmul(w, x.data(), k, m, y.data(), n, &pool());
+  for (auto _ : state) dsv3::ops::matmul(w, x.data(), k, m, y.data(), n, &pool(), precision);
   set_flops(state, m, n, k);
 }
 
@@ -59,9 +65,64 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
 void sizes(benchmark::internal::Benchmark* b) {
   b->Args({1024, 1024, 1024})->Args({4096, 4096, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
-BENCHMARK_CAPTURE(BM_Dsv3, f32, dsv3::DType::F32)->Apply(sizes);
-BENCHMARK_CAPTURE(BM_Dsv3, bf16, dsv3::DType::BF16)->Apply(sizes);
+using dsv3::ops::Precision;
+BENCHMARK_CAPTURE(BM_Dsv3, f32, dsv3::DType::F32, Precision::kExact)->Apply(sizes);
+BENCHMARK_CAPTURE(BM_Dsv3, bf16, dsv3::DType::BF16, Precision::kExact)->Apply(sizes);
+BENCHMARK_CAPTURE(BM_Dsv3, bf16_dot, dsv3::DType::BF16, Precision::kBf16)->Apply(sizes);
 BENCHMARK(BM_OpenBlasSgemm)->Apply(sizes);
+
+#if defined(__x86_64__)
+// Peak rates: 12 independent accumulators per thread (enough to cover the
+// instruction latency), on every thread of the pool.
+constexpr int64_t kPeakIters = 1 << 22;
+
+__attribute__((target("avx512f"))) float fma_loop(float seed) {
+  __m512 acc[12];
+  for (auto& a : acc) a = _mm512_set1_ps(seed);
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < kPeakIters; ++i)
+    for (auto& a : acc) a = _mm512_fmadd_ps(a, m, c);
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, s);
+  return lanes[0] + lanes[15];
+}
+
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(float seed) {
+  __m512 acc[12];
+  for (auto& a : acc) a = _mm512_set1_ps(seed);
+  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+  for (int64_t i = 0; i < kPeakIters; ++i)
+    for (auto& x : acc) x = _mm512_dpbf16_ps(x, a, a);
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, s);
+  return lanes[0] + lanes[15];
+}
+
+template <float (*Loop)(float)>
+void BM_Peak(benchmark::State& state, const char* feature, double flops_per_instruction) {
+  if (!__builtin_cpu_supports("avx512f") || (feature[0] && !__builtin_cpu_supports("avx512bf16"))) {
+    state.SkipWithError("instruction not supported on this CPU");
+    return;
+  }
+  const int threads = pool().size();
+  std::vector<float> sink(threads);
+  for (auto _ : state)
+    pool().parallel_for(threads, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; ++t) sink[t] = Loop(static_cast<float>(t));
+    });
+  benchmark::DoNotOptimize(sink.data());
+  state.counters["GFLOP"] = benchmark::Counter(flops_per_instruction * 12.0 * kPeakIters * threads * state.iterations() / 1e9,
+                                               benchmark::Counter::kIsRate);
+}
+void BM_PeakFma(benchmark::State& s, const char* f, double flops) { BM_Peak<fma_loop>(s, f, flops); }
+void BM_PeakDot(benchmark::State& s, const char* f, double flops) { BM_Peak<dpbf16_loop>(s, f, flops); }
+BENCHMARK_CAPTURE(BM_PeakFma, f32_fma_zmm, "", 32.0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_PeakDot, bf16_dot_zmm, "avx512bf16", 64.0)->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 
 }  // namespace
 

@@ -21,11 +21,17 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-void ModelOptions::add_to(CLI::App* cmd) {
+void ModelOptions::add_to(CLI::App* cmd, const std::string& default_precision) {
+  precision = default_precision;
   cmd->add_option("--model", model, "checkpoint directory (config.json, safetensors, tokenizer files)")->required();
   cmd->add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--cache-dtype", cache_dtype, "latent cache storage: f32 (exact) or f16 (half the bytes)")
       ->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option("--precision", precision,
+                  "prefill weight products: bf16 (inputs rounded to bf16, f32 sums; about 2x faster on CPUs with "
+                  "AVX512-BF16) or exact (f32)")
+      ->check(CLI::IsMember({"bf16", "exact"}))
+      ->capture_default_str();
 }
 
 void SamplingOptions::add_to(CLI::App* cmd, int64_t default_max_tokens) {
@@ -90,6 +96,7 @@ Result<Loaded> load_model(const ModelOptions& o) {
   DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model, progress));
   l.pool = std::make_unique<ThreadPool>(o.threads);
   l.transformer = std::make_unique<Transformer>(*l.model, l.pool.get());
+  l.transformer->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
   return l;
 }
 

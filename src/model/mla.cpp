@@ -32,17 +32,17 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, std::span<
   float* q = q_.get(n * nh * qk);
   if (w.q_lora) {
     float* qa = q_a_.get(n * c.q_lora_rank);
-    ops::matmul(w.q_a, x, hidden, n, qa, c.q_lora_rank, pool_);
+    ops::matmul(w.q_a, x, hidden, n, qa, c.q_lora_rank, pool_, precision_);
     for (int64_t i = 0; i < n; ++i)
       ops::rmsnorm(qa + i * c.q_lora_rank, w.q_a_norm.data(), c.q_lora_rank, eps, qa + i * c.q_lora_rank);
-    ops::matmul(w.q_b, qa, c.q_lora_rank, n, q, nh * qk, pool_);
+    ops::matmul(w.q_b, qa, c.q_lora_rank, n, q, nh * qk, pool_, precision_);
   } else {
-    ops::matmul(w.q, x, hidden, n, q, nh * qk, pool_);
+    ops::matmul(w.q, x, hidden, n, q, nh * qk, pool_, precision_);
   }
 
   // the new cache rows: normalised latent, then k_pe rotated to its position
   float* kv = kv_.get(n * cw);
-  ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_);
+  ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_, precision_);
   for (int64_t i = 0; i < n; ++i) {
     float* row = kv + i * cw;
     ops::rmsnorm(row, w.kv_a_norm.data(), lora, eps, row);
@@ -99,10 +99,10 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, std::span<
   pool_->parallel_for(nh, [&](int64_t hb, int64_t he, int) {
     for (int64_t h = hb; h < he; ++h) {
       const ops::Matrix w_uv = w.kv_b.row_slice(h * kvb_rows + nope, vd);
-      ops::matmul(w_uv, lat + h * lora, nh * lora, n, heads + h * vd, nh * vd, nullptr);
+      ops::matmul(w_uv, lat + h * lora, nh * lora, n, heads + h * vd, nh * vd, nullptr, precision_);
     }
   });
-  ops::matmul(w.o, heads, nh * vd, n, out, hidden, pool_);
+  ops::matmul(w.o, heads, nh * vd, n, out, hidden, pool_, precision_);
 }
 
 }  // namespace dsv3

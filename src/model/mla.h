@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "model/latent_cache.h"
 #include "model/weights.h"
+#include "ops/matmul.h"
 #include "ops/rope.h"
 
 namespace dsv3 {
@@ -29,10 +30,12 @@ class MlaAttention {
   // o_proj) to out [n][hidden].
   void forward(const AttentionWeights& w, const float* x, std::span<const TokenSlot> rows, int64_t layer,
                float* out);
+  void set_precision(ops::Precision p) { precision_ = p; }
 
  private:
   const ModelConfig& cfg_;
   ThreadPool* pool_;
+  ops::Precision precision_ = ops::Precision::kExact;
   ops::Rope rope_;
   float softmax_scale_;
   Buffer q_a_, q_, kv_, q_abs_, latent_out_, head_out_, attn_scratch_;

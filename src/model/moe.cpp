@@ -15,10 +15,10 @@ void SwiGlu::forward(const SwiGluWeights& w, const float* x, int64_t n, float* o
   const int64_t width = w.gate.rows, hidden = w.gate.cols;
   float* g = gate_.get(n * width);
   float* u = up_.get(n * width);
-  ops::matmul(w.gate, x, hidden, n, g, width, pool_);
-  ops::matmul(w.up, x, hidden, n, u, width, pool_);
+  ops::matmul(w.gate, x, hidden, n, g, width, pool_, precision_);
+  ops::matmul(w.up, x, hidden, n, u, width, pool_, precision_);
   ops::silu_mul(g, u, n * width, g);
-  ops::matmul(w.down, g, width, n, out, hidden, pool_);
+  ops::matmul(w.down, g, width, n, out, hidden, pool_, precision_);
 }
 
 void route_token(const ModelConfig& c, const float* logits, const std::vector<float>& bias, int32_t* experts,

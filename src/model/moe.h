@@ -7,6 +7,7 @@
 #include "model/buffer.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "ops/matmul.h"
 
 namespace dsv3 {
 class ThreadPool;
@@ -16,9 +17,11 @@ class SwiGlu {
  public:
   explicit SwiGlu(ThreadPool* pool) : pool_(pool) {}
   void forward(const SwiGluWeights& w, const float* x, int64_t n, float* out);
+  void set_precision(ops::Precision p) { precision_ = p; }
 
  private:
   ThreadPool* pool_;
+  ops::Precision precision_ = ops::Precision::kExact;
   Buffer gate_, up_;
 };
 
@@ -38,6 +41,8 @@ class Moe {
   Moe(const ModelConfig& cfg, ThreadPool* pool);
   // out[n][hidden] = sum of routed experts + shared experts, for normalised x.
   void forward(const MoeWeights& w, const float* x, int64_t n, float* out);
+  // The experts' products; the router stays exact (a flipped choice costs more).
+  void set_precision(ops::Precision p) { mlp_.set_precision(p); }
 
  private:
   const ModelConfig& cfg_;

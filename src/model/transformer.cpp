@@ -81,4 +81,11 @@ void Transformer::logits(const float* hidden, int64_t n, float* out) {
   ops::matmul(model_.weights.lm_head, hidden, c.hidden_size, n, out, c.vocab_size, pool_);
 }
 
+void Transformer::set_precision(ops::Precision p) {
+  precision_ = p;
+  attention_.set_precision(p);
+  dense_.set_precision(p);
+  moe_.set_precision(p);
+}
+
 }  // namespace dsv3

@@ -48,9 +48,14 @@ class Transformer {
   // logits[n][vocab] = hidden W_lm^T.
   void logits(const float* hidden, int64_t n, float* out);
 
+  // The weight products of prefill (see ops::Precision); exact by default.
+  void set_precision(ops::Precision p);
+  ops::Precision precision() const { return precision_; }
+
  private:
   const Model& model_;
   ThreadPool* pool_;
+  ops::Precision precision_ = ops::Precision::kExact;
   MlaAttention attention_;
   SwiGlu dense_;
   Moe moe_;

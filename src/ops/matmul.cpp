@@ -44,7 +44,31 @@ void matmul_reference(const Matrix& w, const float* x, int64_t ldx, int64_t n, f
   matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
 }
 
-void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool) {
+namespace {
+// x rounded to bf16 once, then rows of w split over the threads as below.
+void matmul_bf16(const cpu::Bf16Kernels& b, const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y,
+                 int64_t ldy, ThreadPool* pool) {
+  thread_local std::vector<uint16_t> xb_buf;
+  const int64_t kp = b.padded_cols(w.cols);
+  if (static_cast<int64_t>(xb_buf.size()) < n * kp) xb_buf.resize(static_cast<std::size_t>(n * kp));
+  uint16_t* xb = xb_buf.data();
+  if (pool == nullptr || pool->size() == 1 || w.rows < 2 * kRowBlock) {
+    b.round_rows(x, ldx, n, w.cols, xb);
+    b.matmul_rows(w, x, ldx, xb, n, y, ldy, 0, w.rows);
+    return;
+  }
+  pool->parallel_for(n, [&](int64_t i0, int64_t i1, int) { b.round_rows(x + i0 * ldx, ldx, i1 - i0, w.cols, xb + i0 * kp); });
+  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
+  pool->parallel_for(blocks, [&](int64_t b0, int64_t b1, int) {
+    b.matmul_rows(w, x, ldx, xb, n, y, ldy, b0 * kRowBlock, std::min(w.rows, b1 * kRowBlock));
+  });
+}
+}  // namespace
+
+void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool,
+            Precision precision) {
+  if (precision == Precision::kBf16 && n >= kBf16MinRows)
+    if (const cpu::Bf16Kernels* b = cpu::bf16_kernels()) return matmul_bf16(*b, w, x, ldx, n, y, ldy, pool);
   const auto rows = cpu::kernels().matmul_rows;
   if (pool == nullptr || pool->size() == 1 || w.rows < 2 * kRowBlock) {
     rows(w, x, ldx, n, y, ldy, 0, w.rows);

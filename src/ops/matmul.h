@@ -10,9 +10,17 @@ class ThreadPool;
 
 namespace dsv3::ops {
 
+// How products over many activation rows (prefill) multiply: exactly in f32,
+// or with x and w rounded to bf16 and f32 sums (twice the arithmetic rate
+// where the CPU has a bf16 dot product; exact elsewhere). Products over a few
+// rows (decode) are bound by reading the weights and always exact.
+enum class Precision { kExact, kBf16 };
+constexpr int64_t kBf16MinRows = 8;
+
 // y[i][r] = sum_j x[i][j] * w[r][j] for i < n, r < w.rows (y = x W^T).
 // x rows are ldx floats apart, y rows ldy. pool may be null (one thread).
-void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool);
+void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool,
+            Precision precision = Precision::kExact);
 
 // The same product through the plain per-element decoder: what the fast
 // kernels are tested against.

@@ -71,6 +71,45 @@ TEST_P(KernelsVsReference, DecodeRowAndSlices) {
     }
 }
 
+// The bf16 prefill product against the same arithmetic in double: x rounded
+// to bf16 (for fp8: x times the block scale), w exact (f32 weights rounded).
+TEST(Bf16Matmul, MatchesRoundedReference) {
+  if (!ops::cpu::bf16_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU: the bf16 mode runs exactly";
+  ThreadPool pool(2);
+  for (DType dt : {DType::F32, DType::BF16, DType::F8_E4M3})
+    for (auto [rows, cols] : {std::pair{37, 300}, {256, 256}, {130, 129}, {64, 1000}, {16, 64}}) {
+      const TestMatrix w = random_matrix(dt, rows, cols, rows * 7 + cols);
+      for (int64_t n : {1, 8, 9, 17, 33}) {
+        std::mt19937 rng(n);
+        std::normal_distribution<float> nd;
+        std::vector<float> x(n * cols);
+        for (auto& v : x) v = nd(rng);
+        std::vector<float> got(n * rows);
+        ops::matmul(w.view, x.data(), cols, n, got.data(), rows, &pool, ops::Precision::kBf16);
+        const bool rounded = n >= ops::kBf16MinRows;
+        auto r16 = [&](float v) { return rounded ? bf16_to_f32(f32_to_bf16(v)) : v; };
+        const int64_t sc = (cols + 127) / 128;
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < rows; ++r) {
+            double s = 0, mag = 0;
+            for (int64_t j = 0; j < cols; ++j) {
+              double p;
+              if (dt == DType::F8_E4M3 && rounded) {
+                const float scale = w.scales[(r / 128) * sc + j / 128];
+                p = double(r16(x[i * cols + j] * scale)) * fp8_e4m3_to_f32(w.bytes[r * cols + j]);
+              } else {
+                p = double(r16(x[i * cols + j])) * r16(w.values[r * cols + j]);
+              }
+              s += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(got[i * rows + r], s, 1e-5 * mag + 1e-6)
+                << dtype_name(dt) << " " << rows << "x" << cols << " n=" << n << " at " << i << "," << r;
+          }
+      }
+    }
+}
+
 std::vector<KernelCase> cases() {
   std::vector<KernelCase> v;
   for (const char* isa : {"avx512", "avx2", "generic"})

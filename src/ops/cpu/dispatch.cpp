@@ -12,6 +12,7 @@ bool cpu_has(const std::string& isa) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == "avx512_bf16") return cpu_has("avx512") && __builtin_cpu_supports("avx512bf16");
 #endif
   return isa == "generic";
 }
@@ -49,6 +50,14 @@ bool force_isa(const std::string& name) {
   if (!cpu_has(name) || table_for(name) == nullptr) return false;
   current().store(table_for(name));
   return true;
+}
+
+const Bf16Kernels* bf16_kernels() {
+#if defined(__x86_64__)
+  static const bool supported = cpu_has("avx512_bf16");
+  if (supported && &kernels() == &avx512::kTable) return &avx512_bf16::kBf16;
+#endif
+  return nullptr;
 }
 
 }  // namespace dsv3::ops::cpu

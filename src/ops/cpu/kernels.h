@@ -20,17 +20,34 @@ struct KernelTable {
   void (*decode_row)(const Matrix& w, int64_t r, float* out);
 };
 
+// Products with bf16 multiplies: x and w rounded to bf16, sums in f32.
+struct Bf16Kernels {
+  int64_t (*padded_cols)(int64_t k);  // the row length of rounded activations
+  // x [n][k] (rows ldx apart) to out [n][padded_cols(k)], zero-padded.
+  void (*round_rows)(const float* x, int64_t ldx, int64_t n, int64_t k, uint16_t* out);
+  // y[i][r] = x_i . w_r for rows [r0, r1) of w and i < n, given x and its
+  // rounded copy xb (fp8 weights round a rescaled x of their own).
+  void (*matmul_rows)(const Matrix& w, const float* x, int64_t ldx, const uint16_t* xb, int64_t n, float* y,
+                      int64_t ldy, int64_t r0, int64_t r1);
+};
+
 // The instruction sets this binary has kernels for that the CPU runs, best first.
 std::vector<std::string> available_isas();
 const KernelTable& kernels();
 // Forces a table by name; false if unknown or unsupported here.
 bool force_isa(const std::string& name);
+// The bf16 kernels that go with the current table, or null where the CPU (or
+// the table's instruction set) has no bf16 dot product.
+const Bf16Kernels* bf16_kernels();
 
 namespace avx512 {
 extern const KernelTable kTable;
 }
 namespace avx2 {
 extern const KernelTable kTable;
+}
+namespace avx512_bf16 {
+extern const Bf16Kernels kBf16;
 }
 namespace generic {
 extern const KernelTable kTable;
