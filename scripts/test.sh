@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: the release build's tests, then the same tests built
-# with -fsanitize=address,undefined.
+# The whole test suite: the release build's tests, the server's end-to-end
+# tests (node) against the release binary, then the same C++ tests built with
+# -fsanitize=address,undefined.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
 scripts/build.sh build
 echo "== tests (release build)"
 (cd build && ctest -j "$jobs" --output-on-failure)
+echo "== end-to-end tests of dsv3 serve (openai client, WebSocket, load, chromium)"
+if [ ! -d tests/e2e/node_modules ]; then
+  echo "tests/e2e/node_modules is missing: run scripts/setup.sh" >&2
+  exit 1
+fi
+(cd tests/e2e && DSV3_BINARY="$PWD/../../build/dsv3" node --test --test-concurrency=1 --test-timeout=180000 ./*.test.mjs)
 echo "== tests (address + undefined sanitizers)"
 scripts/build.sh build-asan -DDSV3_SANITIZE=ON -DDSV3_BUILD_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
