@@ -79,6 +79,11 @@ struct HttpGeneration {
   std::vector<TokenLogprob> lps;    // all logprobs (stream off)
 
   bool on_event(const JobEvent& e) {
+    if (!e.done && session->gone()) {
+      // returning false ends the job with no further event: account for it now
+      metrics.request(route, 499, seconds_since(t0));
+      return false;
+    }
     if (stream) {
       if (!e.text.empty() || !e.logprobs.empty()) session->stream_write(sse_event(builder.chunk(e.text, e.logprobs, logprobs, nullptr)));
       if (e.done) {
