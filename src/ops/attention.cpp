@@ -52,15 +52,34 @@ inline float hsum(f8 v) {
   return s;
 }
 
-// scores[h][j] = scale * q_h . key_j for one block of keys. Four query rows
-// share each load of a key, so the loop is bound by arithmetic, not loads.
+// scores[h][j] = scale * q_h . key_j for one block of keys, in tiles of four
+// query rows by four keys: eight loads feed sixteen multiply-adds.
 template <class T>
 inline void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk, float* scores) {
   const int64_t dk = a.dk, d8 = dk / 8 * 8;
   int64_t h = 0;
   for (; h + 4 <= a.nq; h += 4) {
     const float* q = a.q + h * a.ldq;
-    for (int64_t j = 0; j < nk; ++j) {
+    int64_t j = 0;
+    for (; j + 4 <= nk; j += 4) {
+      const T* k[4] = {kv_row<T>(a, kb + j), kv_row<T>(a, kb + j + 1), kv_row<T>(a, kb + j + 2),
+                       kv_row<T>(a, kb + j + 3)};
+      f8 s[4][4] = {};
+      for (int64_t d = 0; d < d8; d += 8) {
+        f8 qv[4], kv[4];
+        for (int i = 0; i < 4; ++i) qv[i] = load8(q + i * a.ldq + d);
+        for (int c = 0; c < 4; ++c) kv[c] = load8(k[c] + d);
+        for (int i = 0; i < 4; ++i)
+          for (int c = 0; c < 4; ++c) s[i][c] += qv[i] * kv[c];
+      }
+      for (int i = 0; i < 4; ++i)
+        for (int c = 0; c < 4; ++c) {
+          float r = hsum(s[i][c]);
+          for (int64_t d = d8; d < dk; ++d) r += q[i * a.ldq + d] * scalar(k[c] + d);
+          scores[(h + i) * kKeyBlock + j + c] = r * a.scale;
+        }
+    }
+    for (; j < nk; ++j) {
       const T* k = kv_row<T>(a, kb + j);
       f8 s0{}, s1{}, s2{}, s3{};
       for (int64_t d = 0; d < d8; d += 8) {
@@ -104,9 +123,33 @@ inline void values_tile(const SharedKvAttention& a, int64_t kb, int64_t nk, cons
   for (int t = 0; t < N; ++t) std::memcpy(o + c0 + 8 * t, &acc[t], sizeof(f8));
 }
 
+// Four heads at once: each value load feeds four heads' accumulators.
+template <class T, int N>
+inline void values_tile4(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* __restrict p,
+                         float* __restrict o, int64_t c0) {
+  f8 acc[4][N];
+  for (int i = 0; i < 4; ++i)
+    for (int t = 0; t < N; ++t) acc[i][t] = load8(o + i * a.ldo + c0 + 8 * t);
+  for (int64_t j = 0; j < nk; ++j) {
+    const T* v = kv_row<T>(a, kb + j) + c0;
+    f8 vv[N];
+    for (int t = 0; t < N; ++t) vv[t] = load8(v + 8 * t);
+    for (int i = 0; i < 4; ++i) {
+      const f8 w = f8{} + p[i * kKeyBlock + j];
+      for (int t = 0; t < N; ++t) acc[i][t] += w * vv[t];
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int t = 0; t < N; ++t) std::memcpy(o + i * a.ldo + c0 + 8 * t, &acc[i][t], sizeof(f8));
+}
+
 template <class T>
 inline void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* probs) {
-  for (int64_t h = 0; h < a.nq; ++h) {
+  int64_t h = 0;
+  for (; h + 4 <= a.nq && a.dv % 16 == 0; h += 4)
+    for (int64_t c = 0; c < a.dv; c += 16)
+      values_tile4<T, 2>(a, kb, nk, probs + h * kKeyBlock, a.out + h * a.ldo, c);
+  for (; h < a.nq; ++h) {
     const float* p = probs + h * kKeyBlock;
     float* o = a.out + h * a.ldo;
     int64_t c = 0;

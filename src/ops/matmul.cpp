@@ -13,6 +13,7 @@ namespace dsv3::ops {
 namespace {
 constexpr int64_t kRowBlock = 16;    // weight rows dequantised together
 constexpr int64_t kTokenBlock = 64;  // activations reused across a row block
+constexpr int64_t kDecodeRows = 4;   // up to this many rows of x: the matvec path
 
 // Per-thread f32 staging for a few dequantised weight rows; grows once.
 float* row_scratch(int64_t floats) {
@@ -69,15 +70,22 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
             Precision precision) {
   if (precision == Precision::kBf16 && n >= kBf16MinRows)
     if (const cpu::Bf16Kernels* b = cpu::bf16_kernels()) return matmul_bf16(*b, w, x, ldx, n, y, ldy, pool);
-  const auto rows = cpu::kernels().matmul_rows;
-  if (pool == nullptr || pool->size() == 1 || w.rows < 2 * kRowBlock) {
-    rows(w, x, ldx, n, y, ldy, 0, w.rows);
+  const cpu::KernelTable& kt = cpu::kernels();
+  const bool threaded = pool != nullptr && pool->size() > 1 && w.rows >= 2 * kRowBlock;
+  if (n <= kDecodeRows || !threaded) {  // the table's own path: matvec, or transposing x itself
+    kt.matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
     return;
   }
+  // x transposed once (split over the threads), then rows of w split over them
+  thread_local std::vector<float> xt_buf;
+  const int64_t npad = kt.padded_tokens(n), k = w.cols;
+  if (static_cast<int64_t>(xt_buf.size()) < k * npad) xt_buf.resize(static_cast<std::size_t>(k * npad));
+  float* xt = xt_buf.data();
+  pool->parallel_for(k, [&](int64_t j0, int64_t j1, int) { kt.transpose_x(x, ldx, n, k, xt, j0, j1); });
   // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
   const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
   pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
-    rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
+    kt.matmul_transposed_x(w, xt, npad, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
   });
 }
 

@@ -18,6 +18,14 @@ struct KernelTable {
                       int64_t r1);
   // Row r of w as f32 (out[w.cols]).
   void (*decode_row)(const Matrix& w, int64_t r, float* out);
+  // Prefill, in two steps so that the activations are rearranged once per
+  // product, not once per thread: transpose_x writes columns [j0, j1) of
+  // x [n][k] into xt [k][padded_tokens(n)]; matmul_transposed_x then gives
+  // y[i][r] = x_i . w_r for rows [r0, r1) of w.
+  int64_t (*padded_tokens)(int64_t n);
+  void (*transpose_x)(const float* x, int64_t ldx, int64_t n, int64_t k, float* xt, int64_t j0, int64_t j1);
+  void (*matmul_transposed_x)(const Matrix& w, const float* xt, int64_t npad, int64_t n, float* y, int64_t ldy,
+                              int64_t r0, int64_t r1);
 };
 
 // Products with bf16 multiplies: x and w rounded to bf16, sums in f32.
