@@ -79,8 +79,10 @@ struct HttpGeneration {
   std::vector<TokenLogprob> lps;    // all logprobs (stream off)
 
   bool on_event(const JobEvent& e) {
-    if (!e.done && session->gone()) {
-      // returning false ends the job with no further event: account for it now
+    // read once: returning false ends the job with no further event, so it
+    // must be decided where it is accounted for
+    const bool gone = session->gone();
+    if (!e.done && gone) {
       metrics.request(route, 499, seconds_since(t0));
       return false;
     }
@@ -117,12 +119,12 @@ struct HttpGeneration {
       }
     }
     if (e.done) {
-      metrics.request(route, final_status(e, session->gone()), seconds_since(t0));
+      metrics.request(route, final_status(e, gone), seconds_since(t0));
       metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
       if (e.usage.completion_tokens > 0) metrics.time_to_first_token(e.usage.time_to_first_token);
       limiter.charge(client, e.usage.completion_tokens);
     }
-    return !session->gone();
+    return true;  // a client gone since is caught at the next event (or by its cancel)
   }
 };
 
@@ -362,6 +364,13 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
     std::lock_guard lock(mu);  // held across submit so the sink cannot clear `running` before it is set
     const SubmitResult r = scheduler.submit(
         std::move(p.job), [self = shared_from_this(), builder, full, want_lp, t0](const JobEvent& e) {
+          auto w = self->ws.lock();
+          if (!e.done && (!w || w->gone())) {  // the connection closed: drop the job
+            std::lock_guard lock(self->mu);
+            self->running = 0;
+            self->metrics.request("/ws", 499, seconds_since(t0));
+            return false;
+          }
           if (!e.text.empty() || !e.logprobs.empty()) {
             full->append(e.text);
             self->send(builder->chunk(e.text, e.logprobs, want_lp, nullptr));
@@ -390,8 +399,7 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
             if (e.usage.completion_tokens > 0) self->metrics.time_to_first_token(e.usage.time_to_first_token);
             self->limiter.charge(self->client, e.usage.completion_tokens);
           }
-          auto w = self->ws.lock();
-          return w && !w->gone();
+          return true;
         });
     if (r.code != SubmitResult::Code::kOk) {
       const ApiError e = engine_refusal(r);

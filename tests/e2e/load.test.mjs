@@ -63,7 +63,7 @@ test("a client that disconnects mid-stream frees its sequence at once", async ()
   }
   assert.equal(h.active, 0, "sequence still active after 2 s");
   const m = await (await fetch(server.url + "/metrics")).text();
-  assert.equal(n499, before499 + 1, "the server did not see the client go:\n" + m.split("\n").filter((l) => l.startsWith("dsv3_http")).join("\n"));
+  assert.equal(n499, before499 + 1, "the server did not see the client go:\n" + JSON.stringify(h) + "\n" + m.split("\n").filter((l) => /queue|active|steps|engine/.test(l) && !l.startsWith("#")).join("\n") + "\n" + m.split("\n").filter((l) => l.startsWith("dsv3_http")).join("\n"));
   console.log(`# disconnect noticed and sequence freed within ${Date.now() - t0} ms`);
 });
 
