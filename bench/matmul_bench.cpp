@@ -63,7 +63,9 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-  b->Args({1024, 1024, 1024})->Args({4096, 4096, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
+  // the two sizes, then v3-mini prefill shapes: an attention projection
+  // (512 tokens) and a routed expert (about 64 of the 512 tokens)
+  b->Args({1024, 1024, 1024})->Args({4096, 4096, 512})->Args({512, 2048, 2048})->Args({64, 1408, 2048})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 using dsv3::ops::Precision;
 BENCHMARK_CAPTURE(BM_Dsv3, f32, dsv3::DType::F32, Precision::kExact)->Apply(sizes);
