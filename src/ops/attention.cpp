@@ -54,8 +54,10 @@ inline float hsum(f8 v) {
 
 // scores[h][j] = scale * q_h . key_j for one block of keys, in tiles of four
 // query rows by four keys: eight loads feed sixteen multiply-adds.
+// (always_inline: these must be compiled inside each target clone below)
 template <class T>
-inline void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk, float* scores) {
+__attribute__((always_inline)) inline void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk,
+                                                        float* scores) {
   const int64_t dk = a.dk, d8 = dk / 8 * 8;
   int64_t h = 0;
   for (; h + 4 <= a.nq; h += 4) {
@@ -111,7 +113,8 @@ inline void block_scores(const SharedKvAttention& a, int64_t kb, int64_t nk, flo
 // out_h[c0, c0+8N) += sum_j p[j] * value_j[c0, c0+8N): the 8N accumulators
 // stay in registers across the whole block of keys.
 template <class T, int N>
-inline void values_tile(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* __restrict p,
+__attribute__((always_inline)) inline void values_tile(const SharedKvAttention& a, int64_t kb, int64_t nk,
+                                                       const float* __restrict p,
                         float* __restrict o, int64_t c0) {
   f8 acc[N];
   for (int t = 0; t < N; ++t) acc[t] = load8(o + c0 + 8 * t);
@@ -125,7 +128,8 @@ inline void values_tile(const SharedKvAttention& a, int64_t kb, int64_t nk, cons
 
 // Four heads at once: each value load feeds four heads' accumulators.
 template <class T, int N>
-inline void values_tile4(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* __restrict p,
+__attribute__((always_inline)) inline void values_tile4(const SharedKvAttention& a, int64_t kb, int64_t nk,
+                                                        const float* __restrict p,
                          float* __restrict o, int64_t c0) {
   f8 acc[4][N];
   for (int i = 0; i < 4; ++i)
@@ -144,7 +148,8 @@ inline void values_tile4(const SharedKvAttention& a, int64_t kb, int64_t nk, con
 }
 
 template <class T>
-inline void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk, const float* probs) {
+__attribute__((always_inline)) inline void block_values(const SharedKvAttention& a, int64_t kb, int64_t nk,
+                                                        const float* probs) {
   int64_t h = 0;
   for (; h + 4 <= a.nq && a.dv % 16 == 0; h += 4)
     for (int64_t c = 0; c < a.dv; c += 16)
