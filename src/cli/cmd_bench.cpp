@@ -98,6 +98,7 @@ void add_bench(CLI::App& app, int& exit_code) {
         {"model", o->model.model},
         {"threads", l->pool->size()},
         {"cache_dtype", o->model.cache_dtype},
+        {"precision", o->model.precision},
         {"prompt_tokens", o->prompt_tokens},
         {"gen_tokens", o->gen_tokens},
         {"decode_context_start", ctx0},

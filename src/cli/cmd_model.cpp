@@ -26,7 +26,7 @@ void add_logits(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("logits", "write the logits of every position to a safetensors file");
-  o->model.add_to(cmd, "exact");  // logits are for comparing: exact unless asked
+  o->model.add_to(cmd);
   cmd->add_option("--ids", o->ids, "comma-separated token ids")->required();
   cmd->add_option("--out", o->out, "output .safetensors (tensor \"logits\" F32 [ids, vocab])")->required();
   cmd->add_option("--chunk", o->chunk, "prefill chunk size (0: whole prompt at once)")->check(CLI::Range(0, 1 << 30));

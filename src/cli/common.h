@@ -28,10 +28,9 @@ struct ModelOptions {
   std::string model;
   int threads = 0;  // 0: all cores
   std::string cache_dtype = "f32";
-  std::string precision = "bf16";
+  std::string precision = "exact";
   DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
-  // default_precision: "bf16" (fast prefill) or "exact"
-  void add_to(CLI::App* cmd, const std::string& default_precision = "bf16");
+  void add_to(CLI::App* cmd);
 };
 
 struct SamplingOptions {

@@ -64,6 +64,7 @@ TEST(Cli, BadInputExitsTwoWithOneLine) {
       "logits" + kFp8 + " --ids 0,2048 --out /tmp/dsv3-never-written", // id out of range
       "inspect --model /nonexistent",                                  // missing model
       "generate" + kTiny + " --ids 0,1 --cache-dtype int4",            // unknown cache dtype
+      "generate" + kTiny + " --ids 0,1 --precision fp4",               // unknown precision
       "frobnicate",                                                    // unknown subcommand
       "",                                                              // no subcommand
   };
@@ -81,6 +82,16 @@ TEST(Cli, F16CacheGenerates) {
   const CliRun r = run("generate" + kFp8 + " --ids 0,5,9 --max-tokens 4 --cache-dtype f16 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].size(), 4u);
+}
+
+// The opt-in bf16 prefill through the CLI, on a prompt long enough to take
+// that path (its accuracy is checked in tests/golden/bf16_prefill_test.cpp).
+TEST(Cli, Bf16PrecisionGenerates) {
+  std::string ids = "0";
+  for (int i = 1; i < 40; ++i) ids += "," + std::to_string(i * 37 % 2048);
+  const CliRun fast = run("generate" + kFp8 + " --ids " + ids + " --max-tokens 4 --json --precision bf16");
+  ASSERT_EQ(fast.code, 0) << fast.err;
+  EXPECT_EQ(nlohmann::json::parse(fast.out)["ids"].size(), 4u);
 }
 
 TEST(Cli, HelpExitsZero) {
