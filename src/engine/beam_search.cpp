@@ -33,7 +33,7 @@ double normalised(double logprob, std::size_t length, float penalty) {
 }
 }  // namespace
 
-Result<std::vector<Hypothesis>> beam_search(Transformer& model, std::span<const int32_t> prompt,
+Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const int32_t> prompt,
                                             const BeamSearchParams& p) {
   if (p.beams < 1) return make_error("beams must be at least 1, got {}", p.beams);
   if (prompt.empty()) return make_error("the prompt is empty");

@@ -26,7 +26,7 @@ struct Hypothesis {
 };
 
 // Returns the hypotheses best first (at most params.beams of them).
-Result<std::vector<Hypothesis>> beam_search(Transformer& model, std::span<const int32_t> prompt,
+Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const int32_t> prompt,
                                             const BeamSearchParams& params);
 
 // log softmax of a logits row into out.

@@ -58,7 +58,7 @@ struct Scheduler::Slot {
   bool prefilling() const { return busy() && prompt_done < static_cast<int64_t>(job->job.prompt.size()); }
 };
 
-Scheduler::Scheduler(Transformer& model, const text::Tokenizer* tokenizer, SchedulerOptions options)
+Scheduler::Scheduler(ForwardPass& model, const text::Tokenizer* tokenizer, SchedulerOptions options)
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),

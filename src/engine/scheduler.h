@@ -21,7 +21,7 @@
 
 #include "engine/generator.h"
 #include "engine/sampler.h"
-#include "model/transformer.h"
+#include "model/forward_pass.h"
 #include "text/tokenizer.h"
 
 namespace dsv3 {
@@ -85,7 +85,7 @@ struct SubmitResult {
 class Scheduler {
  public:
   // tokenizer may be null: no text and no stop strings, ids only.
-  Scheduler(Transformer& model, const text::Tokenizer* tokenizer, SchedulerOptions options);
+  Scheduler(ForwardPass& model, const text::Tokenizer* tokenizer, SchedulerOptions options);
   ~Scheduler();  // cancels whatever is left
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -113,7 +113,7 @@ class Scheduler {
   void release(Slot& s);
   void publish_stats();
 
-  Transformer& model_;
+  ForwardPass& model_;
   const text::Tokenizer* tokenizer_;
   SchedulerOptions options_;
   int64_t vocab_, hidden_;

@@ -4,7 +4,7 @@
 
 namespace dsv3 {
 
-Session::Session(Transformer& model, int64_t chunk, DType cache_dtype)
+Session::Session(ForwardPass& model, int64_t chunk, DType cache_dtype)
     : model_(model),
       chunk_(chunk),
       vocab_(model.config().vocab_size),

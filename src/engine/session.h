@@ -7,7 +7,7 @@
 
 #include "base/status.h"
 #include "model/latent_cache.h"
-#include "model/transformer.h"
+#include "model/forward_pass.h"
 
 namespace dsv3 {
 
@@ -15,7 +15,7 @@ class Session {
  public:
   // chunk: the most tokens per forward call during prefill (<= 0: all at
   // once); cache_dtype: F32 (exact) or F16 (half the cache bytes).
-  Session(Transformer& model, int64_t chunk = 512, DType cache_dtype = DType::F32);
+  Session(ForwardPass& model, int64_t chunk = 512, DType cache_dtype = DType::F32);
 
   int64_t position() const { return pos_; }
   int64_t vocab_size() const { return vocab_; }
@@ -34,7 +34,7 @@ class Session {
   const std::vector<float>& last_logits() const { return last_logits_; }
 
  private:
-  Transformer& model_;  // a Session can be copied: beams fork this way
+  ForwardPass& model_;  // a Session can be copied: beams fork this way
   int64_t chunk_;
   int64_t vocab_, width_;
   LatentCache cache_;

@@ -10,8 +10,35 @@ LatentCache::LatentCache(int64_t layers, int64_t width, int64_t capacity, DType 
   reserve(capacity);
 }
 
+LatentCache::LatentCache(int64_t layers, int64_t width, DType dtype, std::unique_ptr<ExternalCacheStore> store)
+    : layers_(layers),
+      width_(width),
+      capacity_(store->capacity()),
+      dtype_(dtype),
+      elem_(dtype_size(dtype)),
+      external_(std::move(store)) {}
+
+LatentCache::LatentCache(const LatentCache& o)
+    : layers_(o.layers_),
+      width_(o.width_),
+      capacity_(o.capacity_),
+      dtype_(o.dtype_),
+      elem_(o.elem_),
+      data_(o.data_),
+      external_(o.external_ ? o.external_->clone() : nullptr) {}
+
+LatentCache& LatentCache::operator=(const LatentCache& o) {
+  if (this != &o) *this = LatentCache(o);
+  return *this;
+}
+
 void LatentCache::reserve(int64_t n) {
   if (n <= capacity_) return;
+  if (external_) {
+    external_->reserve(n);
+    capacity_ = external_->capacity();
+    return;
+  }
   const int64_t cap = std::max(n, capacity_ * 2);
   const std::size_t row_bytes = static_cast<std::size_t>(width_) * elem_;
   std::vector<std::byte> grown(static_cast<std::size_t>(layers_ * cap) * row_bytes);

@@ -7,15 +7,34 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "tensor/dtype.h"
 
 namespace dsv3 {
 
+// Cache rows kept by another device (a GPU backend): the host object only
+// owns and forwards to it.
+class ExternalCacheStore {
+ public:
+  virtual ~ExternalCacheStore() = default;
+  virtual std::unique_ptr<ExternalCacheStore> clone() const = 0;  // a deep copy
+  virtual void reserve(int64_t positions) = 0;                    // keeps the contents
+  virtual int64_t capacity() const = 0;
+};
+
 class LatentCache {
  public:
   LatentCache(int64_t layers, int64_t width, int64_t capacity = 0, DType dtype = DType::F32);  // F32 or F16
+  // Rows stored elsewhere; row() and store() must not be used.
+  LatentCache(int64_t layers, int64_t width, DType dtype, std::unique_ptr<ExternalCacheStore> store);
+  LatentCache(const LatentCache& o);
+  LatentCache& operator=(const LatentCache& o);
+  LatentCache(LatentCache&&) noexcept = default;
+  LatentCache& operator=(LatentCache&&) noexcept = default;
+
+  ExternalCacheStore* external() const { return external_.get(); }
 
   int64_t layers() const { return layers_; }
   int64_t width() const { return width_; }
@@ -37,6 +56,7 @@ class LatentCache {
   DType dtype_;
   std::size_t elem_;
   std::vector<std::byte> data_;  // [layer][capacity][width]
+  std::unique_ptr<ExternalCacheStore> external_;
 };
 
 }  // namespace dsv3

@@ -30,6 +30,7 @@ Status Transformer::forward(std::span<const SequenceChunk> batch, float* hidden_
     if (s.start < 0) return make_error("forward: negative start position {}", s.start);
     if (!s.cache || s.cache->layers() != c.num_hidden_layers || s.cache->width() != c.cache_width())
       return make_error("forward: cache shape does not match the model");
+    if (s.cache->external()) return make_error("forward: the cache belongs to another device");
     for (std::size_t j = 0; j < k; ++j)
       if (batch[j].cache == s.cache && !s.ids.empty() && !batch[j].ids.empty())
         return make_error("forward: one cache appears twice in a batch");

@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "model/buffer.h"
+#include "model/forward_pass.h"
 #include "model/latent_cache.h"
 #include "model/mla.h"
 #include "model/model.h"
@@ -20,33 +21,26 @@ class ThreadPool;
 // k = L the final normalised state. For debugging and the golden tests.
 using LayerObserver = std::function<void(int64_t k, const float* hidden, int64_t n)>;
 
-// Consecutive tokens of one sequence: ids at positions start..start+n-1 of
-// the sequence held by cache (positions before start must already be there).
-struct SequenceChunk {
-  std::span<const int32_t> ids;
-  int64_t start = 0;
-  LatentCache* cache = nullptr;
-};
 
-class Transformer {
+// The CPU implementation.
+class Transformer : public ForwardPass {
  public:
   Transformer(const Model& model, ThreadPool* pool);
 
-  const ModelConfig& config() const { return model_.config; }
-  LatentCache make_cache(int64_t capacity = 0, DType dtype = DType::F32) const;
+  const ModelConfig& config() const override { return model_.config; }
+  std::string device() const override { return "cpu"; }
+  LatentCache make_cache(int64_t capacity = 0, DType dtype = DType::F32) const override;
 
-  // Runs ids at positions start..start+n-1 of the sequence held by `cache`
-  // (positions before start must already be there) and writes the final
-  // normalised hidden states to hidden_out [n][hidden_size].
+  using ForwardPass::forward;
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out) override {
+    return forward(batch, hidden_out, nullptr);
+  }
+  // The same, showing the observer the residual stream after each layer.
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer);
   Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
-                 const LayerObserver* observer = nullptr);
-  // Several sequences in one pass (continuous batching): every weight is read
-  // once for all their tokens; attention stays within each sequence. Rows of
-  // hidden_out follow the chunks in order. Each cache may appear once.
-  Status forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer = nullptr);
+                 const LayerObserver* observer);
 
-  // logits[n][vocab] = hidden W_lm^T.
-  void logits(const float* hidden, int64_t n, float* out);
+  void logits(const float* hidden, int64_t n, float* out) override;
 
   // The weight products of prefill (see ops::Precision); exact by default.
   void set_precision(ops::Precision p);

@@ -1,0 +1,48 @@
+// What the engine needs from a model implementation (the CPU Transformer, or
+// a GPU backend): caches of its own kind, a batched forward pass over several
+// sequences, and logits. The engine (sessions, batching, sampling) is written
+// against this and never sees how or where the model computes.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "base/status.h"
+#include "model/config.h"
+#include "model/latent_cache.h"
+
+namespace dsv3 {
+
+// Consecutive tokens of one sequence: ids at positions start..start+n-1 of
+// the sequence held by cache (positions before start must already be there).
+struct SequenceChunk {
+  std::span<const int32_t> ids;
+  int64_t start = 0;
+  LatentCache* cache = nullptr;
+};
+
+class ForwardPass {
+ public:
+  virtual ~ForwardPass() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual std::string device() const = 0;  // "cpu", "cuda:0", ...
+  // An empty cache for one sequence, stored where this implementation computes.
+  virtual LatentCache make_cache(int64_t capacity = 0, DType dtype = DType::F32) const = 0;
+
+  // Several sequences in one pass (continuous batching): every weight is read
+  // once for all their tokens; attention stays within each sequence. Writes
+  // the final normalised hidden states, rows following the chunks in order,
+  // to host memory hidden_out [tokens][hidden_size]. Each cache may appear once.
+  virtual Status forward(std::span<const SequenceChunk> batch, float* hidden_out) = 0;
+  // logits[n][vocab] = hidden W_lm^T (host memory in and out).
+  virtual void logits(const float* hidden, int64_t n, float* out) = 0;
+
+  // One sequence.
+  Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out) {
+    const SequenceChunk chunk{ids, start, &cache};
+    return forward(std::span<const SequenceChunk>(&chunk, 1), hidden_out);
+  }
+};
+
+}  // namespace dsv3
