@@ -1,5 +1,6 @@
 #include "cli/common.h"
 #include "base/read_file.h"
+#include "cuda/cuda_forward.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -30,6 +31,14 @@ void ModelOptions::add_to(CLI::App* cmd) {
                   "prefill weight products: exact (f32, what the reference computes) or bf16 (activations rounded "
                   "to bf16, f32 sums: faster on CPUs with AVX512-BF16, logits move by a few 1e-2)")
       ->check(CLI::IsMember({"bf16", "exact"}))
+      ->capture_default_str();
+  cmd->add_option("--device", device, "where the model runs: cpu, or cuda (GPU 0) / cuda:N")
+      ->check([](const std::string& d) -> std::string {
+        if (d == "cpu" || d == "cuda") return {};
+        if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.find_first_not_of("0123456789", 5) == std::string::npos)
+          return {};
+        return "device must be cpu, cuda or cuda:N, not '" + d + "'";
+      })
       ->capture_default_str();
 }
 
@@ -94,8 +103,14 @@ Result<Loaded> load_model(const ModelOptions& o) {
   if (::isatty(STDERR_FILENO)) progress = draw_bar;
   DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model, progress));
   l.pool = std::make_unique<ThreadPool>(o.threads);
-  l.transformer = std::make_unique<Transformer>(*l.model, l.pool.get());
-  l.transformer->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
+  if (o.device != "cpu") {
+    const int index = o.device.size() > 5 ? std::stoi(o.device.substr(5)) : 0;
+    DSV3_ASSIGN_OR_RETURN(l.transformer, cuda::make_forward(*l.model, index));
+    return l;
+  }
+  auto cpu = std::make_unique<Transformer>(*l.model, l.pool.get());
+  cpu->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
+  l.transformer = std::move(cpu);
   return l;
 }
 

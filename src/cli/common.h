@@ -29,6 +29,7 @@ struct ModelOptions {
   int threads = 0;  // 0: all cores
   std::string cache_dtype = "f32";
   std::string precision = "exact";
+  std::string device = "cpu";
   DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
   void add_to(CLI::App* cmd);
 };
@@ -49,7 +50,7 @@ struct SamplingOptions {
 struct Loaded {
   std::unique_ptr<Model> model;
   std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<Transformer> transformer;
+  std::unique_ptr<ForwardPass> transformer;  // the CPU Transformer, or the GPU backend
 };
 // Loads the weights; shows a progress bar when stderr is a terminal.
 Result<Loaded> load_model(const ModelOptions& o);
