@@ -1,6 +1,7 @@
 #include "ops/matmul.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -14,6 +15,15 @@ namespace {
 constexpr int64_t kRowBlock = 16;    // weight rows dequantised together
 constexpr int64_t kTokenBlock = 64;  // activations reused across a row block
 constexpr int64_t kDecodeRows = 4;   // up to this many rows of x: the matvec path
+
+// buf grown to hold floats from a 64-byte boundary (whole vector loads never
+// straddle a cache line); returns that boundary.
+float* aligned_scratch(std::vector<float>& buf, int64_t floats) {
+  const std::size_t need = static_cast<std::size_t>(floats) + 16;
+  if (buf.size() < need) buf.resize(need);
+  const auto at = reinterpret_cast<std::uintptr_t>(buf.data());
+  return buf.data() + ((64 - at % 64) % 64) / sizeof(float);
+}
 
 // Per-thread f32 staging for a few dequantised weight rows; grows once.
 float* row_scratch(int64_t floats) {
@@ -79,8 +89,7 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
   // x transposed once (split over the threads), then rows of w split over them
   thread_local std::vector<float> xt_buf;
   const int64_t npad = kt.padded_tokens(n), k = w.cols;
-  if (static_cast<int64_t>(xt_buf.size()) < k * npad) xt_buf.resize(static_cast<std::size_t>(k * npad));
-  float* xt = xt_buf.data();
+  float* xt = aligned_scratch(xt_buf, k * npad);
   pool->parallel_for(k, [&](int64_t j0, int64_t j1, int) { kt.transpose_x(x, ldx, n, k, xt, j0, j1); });
   // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
   const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
