@@ -17,4 +17,8 @@ bool available(std::string* why = nullptr);
 // Uploads `model` to GPU `device`. The Model must outlive the result.
 Result<std::unique_ptr<ForwardPass>> make_forward(const Model& model, int device = 0);
 
+// Device-to-device copy bandwidth of GPU `device` (bytes read + written per
+// second, in GB/s) over buffers of `bytes`: the ceiling for decode.
+Result<double> copy_bandwidth_gbps(int device, int64_t bytes = int64_t{1} << 30);
+
 }  // namespace dsv3::cuda

@@ -1,0 +1,414 @@
+// CudaForward: the DeepSeek-V3 forward pass on one GPU, step for step the CPU
+// Transformer's (transformer.cpp, mla.cpp, moe.cpp). Weights stay in their
+// stored dtype; activations are f32; the hidden states come back to the host.
+#include "cuda/cuda_forward.h"
+
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "cuda/check.h"
+#include "cuda/device_buffer.h"
+#include "cuda/device_cache.h"
+#include "cuda/device_weights.h"
+#include "cuda/kernels.h"
+#include "ops/rope.h"
+
+namespace dsv3::cuda {
+namespace {
+
+ops::Rope make_rope(const ModelConfig& c) {
+  const int dim = static_cast<int>(c.qk_rope_head_dim);
+  return c.yarn ? ops::Rope(dim, c.rope_theta, *c.yarn) : ops::Rope(dim, c.rope_theta);
+}
+
+class CudaForward : public ForwardPass {
+ public:
+  CudaForward(const Model& model, int device) : model_(model), device_(device), rope_(make_rope(model.config)) {}
+
+  Status init();
+  const ModelConfig& config() const override { return model_.config; }
+  std::string device() const override { return fmt::format("cuda:{}", device_); }
+  LatentCache make_cache(int64_t capacity, DType dtype) const override;
+  using ForwardPass::forward;
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out) override;
+  void logits(const float* hidden, int64_t n, float* out) override;
+
+ private:
+  // Scratch for up to n tokens (only grows).
+  Status ensure(int64_t n);
+  Status gemm(const DMat& w, const float* x, int64_t n, float* out);
+  Status swiglu(const DeviceSwiGlu& w, const float* x, int64_t n, float* out);
+  Status attention(const DeviceLayer& d, int64_t layer, int64_t n);
+  Status moe(const DeviceLayer& d, int64_t n);
+  Status run_logits(const float* hidden, int64_t n, float* out);
+
+  const Model& model_;
+  int device_;
+  ops::Rope rope_;
+  Stream stream_;
+  std::unique_ptr<DeviceWeights> w_;
+  DeviceBuffer inv_freq_;
+  int64_t mlp_width_ = 0;  // widest dense or shared-expert MLP
+
+  int64_t cap_ = 0;  // tokens the scratch holds
+  DeviceBuffer x_, xn_, y_, out_, qa_, q_, kv_, q_abs_, lat_, heads_, g_, u_;
+  DeviceBuffer rlog_, experts_, rw_, offsets_, row_of_slot_, token_of_row_, xs_, gs_, us_, ys_, ids_, slots_;
+  int64_t logits_cap_ = 0;
+  DeviceBuffer lh_, lo_;
+  std::vector<TokenSlot> host_slots_;
+  std::vector<int32_t> host_ids_;
+};
+
+Status CudaForward::init() {
+  const ModelConfig& c = model_.config;
+  if (c.kv_lora_rank > 512) return make_error("--device cuda: kv_lora_rank {} > 512 is not supported", c.kv_lora_rank);
+  if (c.n_routed_experts > 1024 || c.n_group > 64)
+    return make_error("--device cuda: {} experts in {} groups is more than the router kernel holds (1024, 64)",
+                      c.n_routed_experts, c.n_group);
+  if (c.qk_rope_head_dim % 2 != 0) return make_error("--device cuda: odd qk_rope_head_dim {}", c.qk_rope_head_dim);
+  DSV3_CUDA_TRY(cudaSetDevice(device_));
+  DSV3_RETURN_IF_ERROR(stream_.create());
+  DSV3_ASSIGN_OR_RETURN(w_, DeviceWeights::upload(model_));
+  const std::vector<float>& f = rope_.inv_freq();
+  DSV3_RETURN_IF_ERROR(inv_freq_.reserve(std::max<std::size_t>(1, f.size()) * sizeof(float)));
+  if (!f.empty()) DSV3_CUDA_TRY(cudaMemcpy(inv_freq_.get(), f.data(), f.size() * sizeof(float), cudaMemcpyHostToDevice));
+  for (const LayerWeights& lw : model_.weights.layers) {
+    if (!lw.is_moe) mlp_width_ = std::max(mlp_width_, lw.mlp.gate.rows);
+    if (lw.is_moe && lw.moe.has_shared) mlp_width_ = std::max(mlp_width_, lw.moe.shared.gate.rows);
+  }
+  return {};
+}
+
+LatentCache CudaForward::make_cache(int64_t capacity, DType dtype) const {
+  const ModelConfig& c = model_.config;
+  const DType dt = dtype == DType::F16 ? DType::F16 : DType::F32;
+  auto store = std::make_unique<DeviceCacheStore>(device_, c.num_hidden_layers, c.cache_width(), dt);
+  if (capacity > 0) store->reserve(capacity);
+  return LatentCache(c.num_hidden_layers, c.cache_width(), dt, std::move(store));
+}
+
+Status CudaForward::ensure(int64_t n) {
+  if (n <= cap_) return {};
+  const ModelConfig& c = model_.config;
+  const int64_t m = std::max(n, cap_ * 2);
+  const auto f = [m](int64_t per_token) { return static_cast<std::size_t>(m * std::max<int64_t>(per_token, 1)) * 4; };
+  const int64_t nh = c.num_attention_heads, k = std::max<int64_t>(c.num_experts_per_tok, 1);
+  DSV3_RETURN_IF_ERROR(x_.reserve(f(c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(xn_.reserve(f(c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(y_.reserve(f(c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(out_.reserve(f(c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(qa_.reserve(f(c.q_lora_rank)));
+  DSV3_RETURN_IF_ERROR(q_.reserve(f(nh * c.qk_head_dim())));
+  DSV3_RETURN_IF_ERROR(kv_.reserve(f(c.cache_width())));
+  DSV3_RETURN_IF_ERROR(q_abs_.reserve(f(nh * c.cache_width())));
+  DSV3_RETURN_IF_ERROR(lat_.reserve(f(nh * c.kv_lora_rank)));
+  DSV3_RETURN_IF_ERROR(heads_.reserve(f(nh * c.v_head_dim)));
+  DSV3_RETURN_IF_ERROR(g_.reserve(f(mlp_width_)));
+  DSV3_RETURN_IF_ERROR(u_.reserve(f(mlp_width_)));
+  DSV3_RETURN_IF_ERROR(rlog_.reserve(f(c.n_routed_experts)));
+  DSV3_RETURN_IF_ERROR(experts_.reserve(f(k)));
+  DSV3_RETURN_IF_ERROR(rw_.reserve(f(k)));
+  DSV3_RETURN_IF_ERROR(offsets_.reserve(static_cast<std::size_t>(c.n_routed_experts + 1) * 4));
+  DSV3_RETURN_IF_ERROR(row_of_slot_.reserve(f(k)));
+  DSV3_RETURN_IF_ERROR(token_of_row_.reserve(f(k)));
+  DSV3_RETURN_IF_ERROR(xs_.reserve(f(k * c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(gs_.reserve(f(k * c.moe_intermediate_size)));
+  DSV3_RETURN_IF_ERROR(us_.reserve(f(k * c.moe_intermediate_size)));
+  DSV3_RETURN_IF_ERROR(ys_.reserve(f(k * c.hidden_size)));
+  DSV3_RETURN_IF_ERROR(ids_.reserve(f(1)));
+  DSV3_RETURN_IF_ERROR(slots_.reserve(static_cast<std::size_t>(m) * sizeof(TokenSlot)));
+  cap_ = m;
+  return {};
+}
+
+Status CudaForward::gemm(const DMat& w, const float* x, int64_t n, float* out) {
+  GemmArgs a;
+  a.w = w;
+  a.rows = w.rows;
+  a.cols = w.cols;
+  a.x = x;
+  a.ldx = w.cols;
+  a.out = out;
+  a.ldo = w.rows;
+  a.n = n;
+  DSV3_CUDA_TRY(launch_gemm(a, stream_.get()));
+  return {};
+}
+
+Status CudaForward::swiglu(const DeviceSwiGlu& w, const float* x, int64_t n, float* out) {
+  const int64_t width = w.gate.rows;
+  float* g = g_.as<float>();
+  float* u = u_.as<float>();
+  DSV3_RETURN_IF_ERROR(gemm(w.gate, x, n, g));
+  DSV3_RETURN_IF_ERROR(gemm(w.up, x, n, u));
+  DSV3_CUDA_TRY(launch_silu_mul(g, u, n * width, g, stream_.get()));
+  return gemm(w.down, g, n, out);
+}
+
+Status CudaForward::attention(const DeviceLayer& d, int64_t layer, int64_t n) {
+  const ModelConfig& c = model_.config;
+  const int64_t nh = c.num_attention_heads, nope = c.qk_nope_head_dim, rope = c.qk_rope_head_dim;
+  const int64_t lora = c.kv_lora_rank, cw = c.cache_width(), vd = c.v_head_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  cudaStream_t s = stream_.get();
+  const float* xn = xn_.as<float>();
+  float* q = q_.as<float>();
+  if (d.q_lora) {
+    float* qa = qa_.as<float>();
+    DSV3_RETURN_IF_ERROR(gemm(d.q_a, xn, n, qa));
+    DSV3_CUDA_TRY(launch_rmsnorm(qa, c.q_lora_rank, d.q_a_norm, n, c.q_lora_rank, eps, qa, c.q_lora_rank, s));
+    DSV3_RETURN_IF_ERROR(gemm(d.q_b, qa, n, q));
+  } else {
+    DSV3_RETURN_IF_ERROR(gemm(d.q, xn, n, q));
+  }
+  float* kv = kv_.as<float>();
+  DSV3_RETURN_IF_ERROR(gemm(d.kv_a, xn, n, kv));
+  const auto* slots = slots_.as<const TokenSlot>();
+  const float* inv_freq = inv_freq_.as<const float>();
+  DSV3_CUDA_TRY(launch_kv_store(kv, n, lora, cw, d.kv_a_norm, eps, inv_freq, rope_.attention_factor(), slots, layer, s));
+  float* q_abs = q_abs_.as<float>();
+  DSV3_CUDA_TRY(launch_absorb_q(q, d.kv_b, n, nh, nope, rope, vd, lora, inv_freq, rope_.attention_factor(), slots,
+                                q_abs, s));
+  float* lat = lat_.as<float>();
+  DSV3_CUDA_TRY(launch_mla_attention(q_abs, n, nh, cw, lora, static_cast<float>(c.softmax_scale()), slots, layer,
+                                     lat, s));
+  // values: each head's latent output through its W_uv (kv_b rows h * (nope + vd) + nope ..)
+  GemmArgs a;
+  a.w = d.kv_b;
+  a.w.row0 += nope;
+  a.rows = vd;
+  a.cols = lora;
+  a.w_row_step = nope + vd;
+  a.x = lat;
+  a.ldx = nh * lora;
+  a.x_group_step = lora;
+  a.out = heads_.as<float>();
+  a.ldo = nh * vd;
+  a.out_group_step = vd;
+  a.n = n;
+  a.groups = static_cast<int>(nh);
+  DSV3_CUDA_TRY(launch_gemm(a, s));
+  return gemm(d.o, heads_.as<float>(), n, y_.as<float>());
+}
+
+Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
+  const ModelConfig& c = model_.config;
+  const int64_t hidden = c.hidden_size, ne = c.n_routed_experts, k = c.num_experts_per_tok;
+  const int64_t width = c.moe_intermediate_size;
+  cudaStream_t s = stream_.get();
+  const float* xn = xn_.as<float>();
+  float* y = y_.as<float>();
+  float* rlog = rlog_.as<float>();
+  DSV3_RETURN_IF_ERROR(gemm(d.router, xn, n, rlog));
+  RouteParams rp;
+  rp.experts = ne;
+  rp.groups = c.n_group;
+  rp.topk_group = c.topk_group;
+  rp.top_k = k;
+  rp.norm_topk_prob = c.norm_topk_prob ? 1 : 0;
+  rp.routed_scaling_factor = static_cast<float>(c.routed_scaling_factor);
+  auto* experts = experts_.as<int32_t>();
+  auto* rw = rw_.as<float>();
+  DSV3_CUDA_TRY(launch_route(rlog, d.router_bias, n, rp, experts, rw, s));
+  auto* offsets = offsets_.as<int32_t>();
+  auto* row_of_slot = row_of_slot_.as<int32_t>();
+  auto* token_of_row = token_of_row_.as<int32_t>();
+  DSV3_CUDA_TRY(launch_group_by_expert(experts, n * k, k, ne, offsets, row_of_slot, token_of_row, s));
+  float* xs = xs_.as<float>();
+  DSV3_CUDA_TRY(launch_gather_rows(xn, token_of_row, n * k, hidden, xs, s));
+  // every expert over its own rows in one launch each (a grouped GEMM)
+  auto grouped = [&](const DMat* tab, int64_t rows, int64_t cols, const float* x, float* out) -> Status {
+    GemmArgs a;
+    a.wtab = tab;
+    a.rows = rows;
+    a.cols = cols;
+    a.x = x;
+    a.ldx = cols;
+    a.out = out;
+    a.ldo = rows;
+    a.n = n;  // an expert gets at most one row per token
+    a.offsets = offsets;
+    a.groups = static_cast<int>(ne);
+    DSV3_CUDA_TRY(launch_gemm(a, s));
+    return {};
+  };
+  float* gs = gs_.as<float>();
+  float* us = us_.as<float>();
+  float* ys = ys_.as<float>();
+  DSV3_RETURN_IF_ERROR(grouped(d.gate_tab, width, hidden, xs, gs));
+  DSV3_RETURN_IF_ERROR(grouped(d.up_tab, width, hidden, xs, us));
+  DSV3_CUDA_TRY(launch_silu_mul(gs, us, n * k * width, gs, s));
+  DSV3_RETURN_IF_ERROR(grouped(d.down_tab, hidden, width, gs, ys));
+  // shared experts write y, the routed experts add to it
+  if (d.has_shared) {
+    DSV3_RETURN_IF_ERROR(swiglu(d.shared, xn, n, y));
+  } else {
+    DSV3_CUDA_TRY(cudaMemsetAsync(y, 0, static_cast<std::size_t>(n * hidden) * sizeof(float), s));
+  }
+  DSV3_CUDA_TRY(launch_moe_combine(ys, row_of_slot, rw, n, k, hidden, y, s));
+  return {};
+}
+
+Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_out) {
+  const ModelConfig& c = model_.config;
+  const int64_t hidden = c.hidden_size;
+  int64_t n = 0;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    const SequenceChunk& s = batch[k];
+    if (s.start < 0) return make_error("forward: negative start position {}", s.start);
+    if (!s.cache || s.cache->layers() != c.num_hidden_layers || s.cache->width() != c.cache_width())
+      return make_error("forward: cache shape does not match the model");
+    if (!dynamic_cast<DeviceCacheStore*>(s.cache->external()))
+      return make_error("forward: the cache is not a {} cache (make it with this model's make_cache)", device());
+    for (std::size_t j = 0; j < k; ++j)
+      if (batch[j].cache == s.cache && !s.ids.empty() && !batch[j].ids.empty())
+        return make_error("forward: one cache appears twice in a batch");
+    for (int32_t id : s.ids)
+      if (id < 0 || id >= c.vocab_size) return make_error("token id {} is out of range [0, {})", id, c.vocab_size);
+    n += static_cast<int64_t>(s.ids.size());
+  }
+  if (n == 0) return {};
+  DSV3_CUDA_TRY(cudaSetDevice(device_));
+  host_slots_.clear();
+  host_ids_.clear();
+  for (const SequenceChunk& s : batch) {
+    if (s.ids.empty()) continue;
+    const int64_t end = s.start + static_cast<int64_t>(s.ids.size());
+    s.cache->reserve(end);
+    auto* store = static_cast<DeviceCacheStore*>(s.cache->external());
+    if (store->capacity() < end) {
+      if (store->error()) return make_error("forward: growing a device cache: {}", store->error()->message);
+      return make_error("forward: the device cache holds {} positions, {} needed", store->capacity(), end);
+    }
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      TokenSlot t;
+      t.cache = store->data();
+      t.capacity = store->capacity();
+      t.pos = s.start + static_cast<int64_t>(i);
+      t.f16 = store->f16() ? 1 : 0;
+      host_slots_.push_back(t);
+      host_ids_.push_back(s.ids[i]);
+    }
+  }
+  DSV3_RETURN_IF_ERROR(ensure(n));
+  cudaStream_t st = stream_.get();
+  DSV3_CUDA_TRY(cudaMemcpyAsync(ids_.get(), host_ids_.data(), static_cast<std::size_t>(n) * sizeof(int32_t),
+                                cudaMemcpyHostToDevice, st));
+  DSV3_CUDA_TRY(cudaMemcpyAsync(slots_.get(), host_slots_.data(), static_cast<std::size_t>(n) * sizeof(TokenSlot),
+                                cudaMemcpyHostToDevice, st));
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  float* x = x_.as<float>();
+  float* xn = xn_.as<float>();
+  float* y = y_.as<float>();
+  DSV3_CUDA_TRY(launch_embed(w_->embed, ids_.as<const int32_t>(), n, x, st));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const DeviceLayer& d = w_->layers[static_cast<std::size_t>(l)];
+    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, d.attn_norm, n, hidden, eps, xn, hidden, st));
+    DSV3_RETURN_IF_ERROR(attention(d, l, n));
+    DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
+    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, d.mlp_norm, n, hidden, eps, xn, hidden, st));
+    if (d.is_moe) {
+      DSV3_RETURN_IF_ERROR(moe(d, n));
+    } else {
+      DSV3_RETURN_IF_ERROR(swiglu(d.mlp, xn, n, y));
+    }
+    DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
+  }
+  float* out = out_.as<float>();
+  DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out, hidden, st));
+  DSV3_CUDA_TRY(cudaMemcpyAsync(hidden_out, out, static_cast<std::size_t>(n * hidden) * sizeof(float),
+                                cudaMemcpyDeviceToHost, st));
+  DSV3_CUDA_TRY(cudaStreamSynchronize(st));
+  return {};
+}
+
+Status CudaForward::run_logits(const float* hidden, int64_t n, float* out) {
+  const ModelConfig& c = model_.config;
+  DSV3_CUDA_TRY(cudaSetDevice(device_));
+  if (n > logits_cap_) {
+    DSV3_RETURN_IF_ERROR(lh_.reserve(static_cast<std::size_t>(n * c.hidden_size) * sizeof(float)));
+    DSV3_RETURN_IF_ERROR(lo_.reserve(static_cast<std::size_t>(n * c.vocab_size) * sizeof(float)));
+    logits_cap_ = n;
+  }
+  cudaStream_t st = stream_.get();
+  DSV3_CUDA_TRY(cudaMemcpyAsync(lh_.get(), hidden, static_cast<std::size_t>(n * c.hidden_size) * sizeof(float),
+                                cudaMemcpyHostToDevice, st));
+  DSV3_RETURN_IF_ERROR(gemm(w_->lm_head, lh_.as<const float>(), n, lo_.as<float>()));
+  DSV3_CUDA_TRY(cudaMemcpyAsync(out, lo_.get(), static_cast<std::size_t>(n * c.vocab_size) * sizeof(float),
+                                cudaMemcpyDeviceToHost, st));
+  DSV3_CUDA_TRY(cudaStreamSynchronize(st));
+  return {};
+}
+
+void CudaForward::logits(const float* hidden, int64_t n, float* out) {
+  if (n <= 0) return;
+  if (Status st = run_logits(hidden, n, out); !st) {
+    // the interface has no error path: say it, and hand back NaN rather than stale values
+    std::fprintf(stderr, "dsv3: logits on %s failed: %s\n", device().c_str(), st.error().message.c_str());
+    std::fill(out, out + n * model_.config.vocab_size, std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
+}  // namespace
+
+bool available(std::string* why) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    if (why) *why = fmt::format("no usable CUDA device: {} ({})", cudaGetErrorString(e), cudaGetErrorName(e));
+    cudaGetLastError();  // clear it
+    return false;
+  }
+  if (count == 0) {
+    if (why) *why = "no CUDA device found";
+    return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<ForwardPass>> make_forward(const Model& model, int device) {
+  std::string why;
+  if (!available(&why)) return make_error("--device cuda: {}", why);
+  int count = 0;
+  DSV3_CUDA_TRY(cudaGetDeviceCount(&count));
+  if (device < 0 || device >= count) return make_error("--device cuda:{}: this machine has {} CUDA device(s)", device, count);
+  auto f = std::make_unique<CudaForward>(model, device);
+  DSV3_RETURN_IF_ERROR(f->init());
+  return std::unique_ptr<ForwardPass>(std::move(f));
+}
+
+Result<double> copy_bandwidth_gbps(int device, int64_t bytes) {
+  DSV3_CUDA_TRY(cudaSetDevice(device));
+  DeviceBuffer a, b;
+  DSV3_RETURN_IF_ERROR(a.reserve(static_cast<std::size_t>(bytes)));
+  DSV3_RETURN_IF_ERROR(b.reserve(static_cast<std::size_t>(bytes)));
+  DSV3_CUDA_TRY(cudaMemset(a.get(), 1, static_cast<std::size_t>(bytes)));
+  cudaEvent_t start = nullptr, stop = nullptr;
+  DSV3_CUDA_TRY(cudaEventCreate(&start));
+  DSV3_CUDA_TRY(cudaEventCreate(&stop));
+  constexpr int kReps = 20;
+  float ms = 0.0f;
+  Status st = [&]() -> Status {
+    DSV3_CUDA_TRY(cudaMemcpy(b.get(), a.get(), static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice));  // warm-up
+    DSV3_CUDA_TRY(cudaEventRecord(start));
+    for (int i = 0; i < kReps; ++i)
+      DSV3_CUDA_TRY(cudaMemcpyAsync(b.get(), a.get(), static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice));
+    DSV3_CUDA_TRY(cudaEventRecord(stop));
+    DSV3_CUDA_TRY(cudaEventSynchronize(stop));
+    DSV3_CUDA_TRY(cudaEventElapsedTime(&ms, start, stop));
+    return {};
+  }();
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  DSV3_RETURN_IF_ERROR(st);
+  // a copy reads and writes every byte
+  return 2.0 * static_cast<double>(bytes) * kReps / (static_cast<double>(ms) / 1e3) / 1e9;
+}
+
+}  // namespace dsv3::cuda

@@ -1,0 +1,133 @@
+#include "cuda/cuda_ops.h"
+
+#include "cuda/check.h"
+#include "cuda/device_buffer.h"
+#include "cuda/device_weights.h"
+#include "cuda/kernels.h"
+#include "tensor/dtype.h"
+
+namespace dsv3::cuda::op {
+namespace {
+
+template <class T>
+Status to_device(DeviceBuffer& b, const T* src, int64_t count) {
+  DSV3_RETURN_IF_ERROR(b.reserve(static_cast<std::size_t>(std::max<int64_t>(count, 1)) * sizeof(T)));
+  if (count > 0) DSV3_CUDA_TRY(cudaMemcpy(b.get(), src, static_cast<std::size_t>(count) * sizeof(T), cudaMemcpyHostToDevice));
+  return {};
+}
+template <class T>
+Status to_host(T* dst, const DeviceBuffer& b, int64_t count) {
+  DSV3_CUDA_TRY(cudaDeviceSynchronize());
+  if (count > 0) DSV3_CUDA_TRY(cudaMemcpy(dst, b.get(), static_cast<std::size_t>(count) * sizeof(T), cudaMemcpyDeviceToHost));
+  return {};
+}
+
+}  // namespace
+
+Status matmul_grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                      float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer wd, ws, xd, od;
+  DSV3_ASSIGN_OR_RETURN(DMat dm, upload_matrix(w, wd, ws));
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, n * groups * cols));
+  DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(n * groups * rows, 1)) * sizeof(float)));
+  GemmArgs a;
+  a.w = dm;
+  a.rows = rows;
+  a.cols = cols;
+  a.w_row_step = rows;
+  a.x = xd.as<const float>();
+  a.ldx = groups * cols;
+  a.x_group_step = cols;
+  a.out = od.as<float>();
+  a.ldo = groups * rows;
+  a.out_group_step = rows;
+  a.n = n;
+  a.groups = groups;
+  DSV3_CUDA_TRY(launch_gemm(a, nullptr));
+  return to_host(out, od, n * groups * rows);
+}
+
+Status matmul(const ops::Matrix& w, const float* x, int64_t n, float* out) {
+  return matmul_grouped(w, w.rows, w.cols, 1, x, n, out);
+}
+
+Status rmsnorm(const float* x, const float* weight, int64_t rows, int64_t cols, float eps, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer xd, wd;
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, rows * cols));
+  DSV3_RETURN_IF_ERROR(to_device(wd, weight, cols));
+  DSV3_CUDA_TRY(launch_rmsnorm(xd.as<const float>(), cols, wd.as<const float>(), rows, cols, eps, xd.as<float>(), cols,
+                               nullptr));
+  return to_host(out, xd, rows * cols);
+}
+
+Status rope(const ops::Rope& r, const float* x, const int64_t* pos, int64_t n, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer xd, pd, fd;
+  const int64_t dim = r.dim();
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, n * dim));
+  DSV3_RETURN_IF_ERROR(to_device(pd, pos, n));
+  DSV3_RETURN_IF_ERROR(to_device(fd, r.inv_freq().data(), static_cast<int64_t>(r.inv_freq().size())));
+  DSV3_CUDA_TRY(launch_rope(xd.as<float>(), dim, pd.as<const int64_t>(), n, fd.as<const float>(),
+                            static_cast<int>(dim / 2), r.attention_factor(), nullptr));
+  return to_host(out, xd, n * dim);
+}
+
+Status attention(const float* q, int64_t nq, const float* kv, int64_t n_kv, int64_t width, int64_t dv, float scale,
+                 bool f16, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer qd, kd, sd, od;
+  DSV3_RETURN_IF_ERROR(to_device(qd, q, nq * width));
+  if (f16) {
+    std::vector<uint16_t> h(static_cast<std::size_t>(n_kv * width));
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(kv[i]);
+    DSV3_RETURN_IF_ERROR(to_device(kd, h.data(), n_kv * width));
+  } else {
+    DSV3_RETURN_IF_ERROR(to_device(kd, kv, n_kv * width));
+  }
+  // one token at position n_kv - 1 whose heads are the queries
+  TokenSlot slot;
+  slot.cache = kd.get();
+  slot.capacity = n_kv;
+  slot.pos = n_kv - 1;
+  slot.f16 = f16 ? 1 : 0;
+  DSV3_RETURN_IF_ERROR(to_device(sd, &slot, 1));
+  DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(nq * dv, 1)) * sizeof(float)));
+  DSV3_CUDA_TRY(launch_mla_attention(qd.as<const float>(), 1, nq, width, dv, scale, sd.as<const TokenSlot>(), 0,
+                                     od.as<float>(), nullptr));
+  return to_host(out, od, nq * dv);
+}
+
+Status route(const ModelConfig& c, const float* logits, const std::vector<float>& bias, int64_t n, int32_t* experts,
+             float* weights) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer ld, bd, ed, wd;
+  DSV3_RETURN_IF_ERROR(to_device(ld, logits, n * c.n_routed_experts));
+  DSV3_RETURN_IF_ERROR(to_device(bd, bias.data(), static_cast<int64_t>(bias.size())));
+  const int64_t k = c.num_experts_per_tok;
+  DSV3_RETURN_IF_ERROR(ed.reserve(static_cast<std::size_t>(std::max<int64_t>(n * k, 1)) * sizeof(int32_t)));
+  DSV3_RETURN_IF_ERROR(wd.reserve(static_cast<std::size_t>(std::max<int64_t>(n * k, 1)) * sizeof(float)));
+  RouteParams p;
+  p.experts = c.n_routed_experts;
+  p.groups = c.n_group;
+  p.topk_group = c.topk_group;
+  p.top_k = k;
+  p.norm_topk_prob = c.norm_topk_prob ? 1 : 0;
+  p.routed_scaling_factor = static_cast<float>(c.routed_scaling_factor);
+  DSV3_CUDA_TRY(launch_route(ld.as<const float>(), bias.empty() ? nullptr : bd.as<const float>(), n, p,
+                             ed.as<int32_t>(), wd.as<float>(), nullptr));
+  DSV3_RETURN_IF_ERROR(to_host(experts, ed, n * k));
+  return to_host(weights, wd, n * k);
+}
+
+Status silu_mul(const float* gate, const float* up, int64_t n, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer gd, ud;
+  DSV3_RETURN_IF_ERROR(to_device(gd, gate, n));
+  DSV3_RETURN_IF_ERROR(to_device(ud, up, n));
+  DSV3_CUDA_TRY(launch_silu_mul(gd.as<const float>(), ud.as<const float>(), n, gd.as<float>(), nullptr));
+  return to_host(out, gd, n);
+}
+
+}  // namespace dsv3::cuda::op

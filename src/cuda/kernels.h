@@ -1,0 +1,103 @@
+// Host-side launchers of the CUDA kernels (kernels_*.cu). Plain C++: the
+// forward pass (cuda_forward.cpp) and the op tests call these. Every pointer
+// is device memory; every launcher enqueues on `s` and returns the launch's
+// error (cudaGetLastError), so callers can turn it into a Status.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace dsv3::cuda {
+
+enum WType : int { kF32 = 0, kBF16 = 1, kFP8 = 2, kF16 = 3 };
+
+// A weight matrix on the device in its stored dtype (mirrors ops::Matrix):
+// element (r, c) is stored at row row0 + r; FP8 rows carry block scales
+// scale[(row0 + r) / block][c / block] (or none: scale 1).
+struct DMat {
+  int dtype = kF32;
+  int64_t rows = 0, cols = 0;
+  const void* data = nullptr;
+  const float* scale = nullptr;
+  int64_t scale_cols = 0, block = 128, row0 = 0;
+};
+
+// out = x W^T for `groups` independent products (groups = 1: one matmul).
+// Group g uses matrix wtab[g] (device array) or w with its rows shifted by
+// g * w_row_step; its inputs start at x + g * x_group_step and its outputs at
+// out + g * out_group_step. Tokens: n rows of x (ldx apart) and of out (ldo
+// apart), or, with `offsets` (device, groups + 1 entries), rows
+// [offsets[g], offsets[g + 1]) for group g, with n their largest possible count.
+struct GemmArgs {
+  DMat w;
+  const DMat* wtab = nullptr;
+  int64_t rows = 0, cols = 0, w_row_step = 0;
+  const float* x = nullptr;
+  int64_t ldx = 0, x_group_step = 0;
+  float* out = nullptr;
+  int64_t ldo = 0, out_group_step = 0;
+  int64_t n = 0;
+  const int32_t* offsets = nullptr;
+  int groups = 1;
+};
+cudaError_t launch_gemm(const GemmArgs& a, cudaStream_t s);
+
+// Where one token of a batch lives: its sequence's device cache ([layer][cap][width]).
+struct TokenSlot {
+  void* cache = nullptr;
+  int64_t capacity = 0, pos = 0;
+  int32_t f16 = 0;  // cache rows in f16, else f32
+  int32_t pad = 0;
+};
+
+// out[i] = table row ids[i] as f32.
+cudaError_t launch_embed(const DMat& table, const int32_t* ids, int64_t n, float* out, cudaStream_t s);
+// out[i][:] = x[i][:] / rms * weight, over `cols` of rows ldx / ldo apart.
+cudaError_t launch_rmsnorm(const float* x, int64_t ldx, const float* weight, int64_t rows, int64_t cols, float eps,
+                           float* out, int64_t ldo, cudaStream_t s);
+// y += x (n floats).
+cudaError_t launch_add(float* y, const float* x, int64_t n, cudaStream_t s);
+// out = silu(gate) * up (n floats; out may alias gate).
+cudaError_t launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s);
+// Rotates rows of x (n rows of 2 * pairs floats at x + i * ldx) for positions pos[i].
+cudaError_t launch_rope(float* x, int64_t ldx, const int64_t* pos, int64_t n, const float* inv_freq, int pairs,
+                        float attention_factor, cudaStream_t s);
+
+// The new cache rows: for token i, kv[i] = [latent | k_pe]; normalise the
+// latent (lora values, weight norm_w), rotate k_pe, store the row at
+// slots[i]'s position of cache layer `layer`.
+cudaError_t launch_kv_store(float* kv, int64_t n, int64_t lora, int64_t width, const float* norm_w, float eps,
+                            const float* inv_freq, float attention_factor, const TokenSlot* slots, int64_t layer,
+                            cudaStream_t s);
+// Absorbed queries: q [n][heads][nope + rope] -> q_abs [n][heads][lora + rope],
+// q_abs latent part = W_uk(h)^T q_nope with W_uk(h) = kv_b rows h * (nope + vd) .. + nope;
+// the rope part rotated to slots[i].pos.
+cudaError_t launch_absorb_q(const float* q, const DMat& kv_b, int64_t n, int64_t heads, int64_t nope, int64_t rope,
+                            int64_t vd, int64_t lora, const float* inv_freq, float attention_factor,
+                            const TokenSlot* slots, float* q_abs, cudaStream_t s);
+// Attention of each (token, head) over its cache rows 0..pos: scores against
+// the whole row [latent | k_pe], values from the latent. out [n][heads][lora].
+cudaError_t launch_mla_attention(const float* q_abs, int64_t n, int64_t heads, int64_t width, int64_t lora,
+                                 float scale, const TokenSlot* slots, int64_t layer, float* out, cudaStream_t s);
+
+// MoE routing (moe.cpp's route_token per token): logits [n][experts] ->
+// experts/weights [n][top_k]. bias may be null.
+struct RouteParams {
+  int64_t experts = 0, groups = 1, topk_group = 1, top_k = 1;
+  int32_t norm_topk_prob = 1;
+  float routed_scaling_factor = 1.0f;
+};
+cudaError_t launch_route(const float* logits, const float* bias, int64_t n, const RouteParams& p, int32_t* experts,
+                         float* weights, cudaStream_t s);
+// Groups the n * top_k slots by expert: offsets[experts + 1], the gathered
+// row of each slot (row_of_slot) and the token of each gathered row.
+cudaError_t launch_group_by_expert(const int32_t* experts, int64_t slots, int64_t top_k, int64_t n_experts,
+                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, cudaStream_t s);
+// xs[r] = x[token_of_row[r]] for r < rows (width floats each).
+cudaError_t launch_gather_rows(const float* x, const int32_t* token_of_row, int64_t rows, int64_t width, float* xs,
+                               cudaStream_t s);
+// out[i] += sum_k weights[i][k] * ys[row_of_slot[i * top_k + k]].
+cudaError_t launch_moe_combine(const float* ys, const int32_t* row_of_slot, const float* weights, int64_t n,
+                               int64_t top_k, int64_t width, float* out, cudaStream_t s);
+
+}  // namespace dsv3::cuda

@@ -1,0 +1,217 @@
+// The rest of a layer on the device: embedding rows, RMSNorm, residual add,
+// SwiGLU's product, RoPE on rows, and MoE routing, grouping and combining.
+#include <cmath>
+
+#include "cuda/dmat_load.cuh"
+#include "cuda/kernels.h"
+
+namespace dsv3::cuda {
+namespace {
+
+constexpr int kMaxExperts = 1024;  // route and group keep per-expert state on chip
+constexpr int kMaxGroups = 64;
+
+unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+__global__ void embed_kernel(DMat table, const int32_t* ids, float* out) {
+  const int64_t i = blockIdx.x;
+  const int64_t id = ids[i];
+  for (int64_t c = threadIdx.x; c < table.cols; c += blockDim.x) out[i * table.cols + c] = load1(table, id, c);
+}
+
+__global__ void rmsnorm_kernel(const float* x, int64_t ldx, const float* w, int64_t cols, float eps, float* out,
+                               int64_t ldo) {
+  const float* row = x + blockIdx.x * ldx;
+  double ss = 0.0;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += static_cast<double>(row[c]) * row[c];
+  ss = block_sum(ss);
+  const float inv = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(cols)) + eps);
+  float* o = out + blockIdx.x * ldo;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = w[c] * (row[c] * inv);
+}
+
+__global__ void add_kernel(float* y, const float* x, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] += x[i];
+}
+
+__global__ void silu_mul_kernel(const float* g, const float* u, int64_t n, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float v = g[i];
+    out[i] = v / (1.0f + expf(-v)) * u[i];
+  }
+}
+
+__global__ void rope_kernel(float* x, int64_t ldx, const int64_t* pos, int64_t n, const float* inv_freq, int pairs,
+                            float factor) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= n * pairs) return;
+  const int64_t i = t / pairs;
+  rotate_pair(x + i * ldx, static_cast<int>(t % pairs), pos[i], inv_freq, factor);
+}
+
+// One thread per token, the same steps in the same order as route_token.
+__global__ void route_kernel(const float* logits, const float* bias, int64_t n, RouteParams p, int32_t* experts,
+                             float* weights) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int64_t ne = p.experts, groups = p.groups, per_group = ne / groups, top_k = p.top_k;
+  const float* lg = logits + i * ne;
+  float score[kMaxExperts], choice[kMaxExperts];
+  for (int64_t e = 0; e < ne; ++e) {
+    score[e] = 1.0f / (1.0f + expf(-lg[e]));
+    choice[e] = score[e] + (bias ? bias[e] : 0.0f);
+  }
+  if (groups > 1) {
+    float group_score[kMaxGroups];
+    bool keep[kMaxGroups];
+    for (int64_t g = 0; g < groups; ++g) {
+      float best = -INFINITY, second = -INFINITY;
+      for (int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
+        if (choice[e] > best) {
+          second = best;
+          best = choice[e];
+        } else if (choice[e] > second) {
+          second = choice[e];
+        }
+      }
+      group_score[g] = per_group >= 2 ? best + second : best;
+      keep[g] = false;
+    }
+    for (int64_t k = 0; k < p.topk_group; ++k) {
+      int64_t arg = -1;
+      for (int64_t g = 0; g < groups; ++g)
+        if (!keep[g] && (arg < 0 || group_score[g] > group_score[arg])) arg = g;
+      if (arg >= 0) keep[arg] = true;
+    }
+    for (int64_t e = 0; e < ne; ++e)
+      if (!keep[e / per_group]) choice[e] = -INFINITY;
+  }
+  float sum = 0.0f;
+  for (int64_t k = 0; k < top_k; ++k) {
+    int64_t arg = -1;
+    for (int64_t e = 0; e < ne; ++e)
+      if (choice[e] != -INFINITY && (arg < 0 || choice[e] > choice[arg])) arg = e;
+    if (arg < 0) arg = 0;  // only with NaN logits; keeps the indices in range
+    experts[i * top_k + k] = static_cast<int32_t>(arg);
+    weights[i * top_k + k] = score[arg];
+    choice[arg] = -INFINITY;
+    sum += score[arg];
+  }
+  const float norm = p.norm_topk_prob ? 1.0f / (sum + 1e-20f) : 1.0f;
+  for (int64_t k = 0; k < top_k; ++k)
+    weights[i * top_k + k] = weights[i * top_k + k] * norm * p.routed_scaling_factor;
+}
+
+// One block: counts per expert, their prefix sums, then each slot's row.
+__global__ void group_kernel(const int32_t* experts, int64_t slots, int64_t top_k, int64_t ne, int32_t* offsets,
+                             int32_t* row_of_slot, int32_t* token_of_row) {
+  __shared__ int count[kMaxExperts];
+  __shared__ int cursor[kMaxExperts];
+  for (int64_t e = threadIdx.x; e < ne; e += blockDim.x) count[e] = 0;
+  __syncthreads();
+  for (int64_t s = threadIdx.x; s < slots; s += blockDim.x) atomicAdd(&count[experts[s]], 1);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int acc = 0;
+    for (int64_t e = 0; e < ne; ++e) {
+      offsets[e] = acc;
+      cursor[e] = acc;
+      acc += count[e];
+    }
+    offsets[ne] = acc;
+  }
+  __syncthreads();
+  // the order within an expert varies from run to run; each row's result does not
+  for (int64_t s = threadIdx.x; s < slots; s += blockDim.x) {
+    const int r = atomicAdd(&cursor[experts[s]], 1);
+    row_of_slot[s] = r;
+    token_of_row[r] = static_cast<int32_t>(s / top_k);
+  }
+}
+
+__global__ void gather_kernel(const float* x, const int32_t* token_of_row, int64_t rows, int64_t width, float* xs) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= rows * width) return;
+  const int64_t r = t / width, c = t % width;
+  xs[t] = x[static_cast<int64_t>(token_of_row[r]) * width + c];
+}
+
+__global__ void combine_kernel(const float* ys, const int32_t* row_of_slot, const float* weights, int64_t n,
+                               int64_t top_k, int64_t width, float* out) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= n * width) return;
+  const int64_t i = t / width, c = t % width;
+  float acc = out[t];
+  for (int64_t k = 0; k < top_k; ++k)
+    acc += weights[i * top_k + k] * ys[static_cast<int64_t>(row_of_slot[i * top_k + k]) * width + c];
+  out[t] = acc;
+}
+
+}  // namespace
+
+cudaError_t launch_embed(const DMat& table, const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  embed_kernel<<<static_cast<unsigned>(n), 256, 0, s>>>(table, ids, out);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rmsnorm(const float* x, int64_t ldx, const float* weight, int64_t rows, int64_t cols, float eps,
+                           float* out, int64_t ldo, cudaStream_t s) {
+  if (rows <= 0) return cudaSuccess;
+  rmsnorm_kernel<<<static_cast<unsigned>(rows), 256, 0, s>>>(x, ldx, weight, cols, eps, out, ldo);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add(float* y, const float* x, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  silu_mul_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, n, out);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rope(float* x, int64_t ldx, const int64_t* pos, int64_t n, const float* inv_freq, int pairs,
+                        float attention_factor, cudaStream_t s) {
+  if (n <= 0 || pairs <= 0) return cudaSuccess;
+  rope_kernel<<<blocks_for(n * pairs, 256), 256, 0, s>>>(x, ldx, pos, n, inv_freq, pairs, attention_factor);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_route(const float* logits, const float* bias, int64_t n, const RouteParams& p, int32_t* experts,
+                         float* weights, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  if (p.experts > kMaxExperts || p.groups > kMaxGroups || p.groups < 1 || p.experts % p.groups != 0 ||
+      p.top_k > p.experts)
+    return cudaErrorInvalidValue;
+  route_kernel<<<blocks_for(n, 64), 64, 0, s>>>(logits, bias, n, p, experts, weights);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_group_by_expert(const int32_t* experts, int64_t slots, int64_t top_k, int64_t n_experts,
+                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, cudaStream_t s) {
+  if (n_experts > kMaxExperts) return cudaErrorInvalidValue;
+  group_kernel<<<1, 1024, 0, s>>>(experts, slots, top_k, n_experts, offsets, row_of_slot, token_of_row);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_gather_rows(const float* x, const int32_t* token_of_row, int64_t rows, int64_t width, float* xs,
+                               cudaStream_t s) {
+  if (rows <= 0) return cudaSuccess;
+  gather_kernel<<<blocks_for(rows * width, 256), 256, 0, s>>>(x, token_of_row, rows, width, xs);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_moe_combine(const float* ys, const int32_t* row_of_slot, const float* weights, int64_t n,
+                               int64_t top_k, int64_t width, float* out, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  combine_kernel<<<blocks_for(n * width, 256), 256, 0, s>>>(ys, row_of_slot, weights, n, top_k, width, out);
+  return cudaGetLastError();
+}
+
+}  // namespace dsv3::cuda
