@@ -31,7 +31,7 @@ fi
 say "CUDA tests ($(elapsed))"
 timeout 300 "$dev/dsv3_tests" --gtest_filter='Cuda*:*Cuda*' --gtest_brief=0 >"$out/gtest.txt" 2>&1
 echo "gtest exit code $?" | tee -a "$summary"
-grep -E "^\[  (PASSED|FAILED|  SKIPPED) |^\[  FAILED  \]|max \|logit|tests? ran|SKIPPED" "$out/gtest.txt" | tail -40 | tee -a "$summary"
+grep -E "^\[  PASSED  \]|^\[  FAILED  \]|^\[  SKIPPED \] [0-9]+ test|max \|logit|test suites ran" "$out/gtest.txt" | head -60 | tee -a "$summary"
 
 say "CLI on tiny-fp8 ($(elapsed))"
 tiny=tests/data/reference/models/tiny-fp8

@@ -32,5 +32,5 @@ for bin in "$dev/dsv3" "$dev/dsv3_tests"; do
     exit 1
   fi
 done
-du -sh "$dev" "$dev"/* "$dev"/lib/* | sed 's/^/  /'
+du -sh "$dev"; ls -l "$dev" "$dev/lib" | sed "s/^/  /"
 echo "carry: $dev   (the device machine runs: bash scripts/device_check.sh)"

@@ -52,28 +52,33 @@ __global__ void rope_kernel(float* x, int64_t ldx, const int64_t* pos, int64_t n
 }
 
 // One thread per token, the same steps in the same order as route_token.
+// Scores are recomputed rather than kept (a per-thread array of them would
+// make every resident thread reserve that much local memory); a bit per
+// expert marks the ones ruled out.
 __global__ void route_kernel(const float* logits, const float* bias, int64_t n, RouteParams p, int32_t* experts,
                              float* weights) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const int64_t ne = p.experts, groups = p.groups, per_group = ne / groups, top_k = p.top_k;
   const float* lg = logits + i * ne;
-  float score[kMaxExperts], choice[kMaxExperts];
-  for (int64_t e = 0; e < ne; ++e) {
-    score[e] = 1.0f / (1.0f + expf(-lg[e]));
-    choice[e] = score[e] + (bias ? bias[e] : 0.0f);
-  }
+  auto score = [&](int64_t e) { return 1.0f / (1.0f + expf(-lg[e])); };
+  auto choice = [&](int64_t e) { return score(e) + (bias ? bias[e] : 0.0f); };
+  unsigned out[kMaxExperts / 32];  // ruled out: outside the kept groups, or chosen already
+  for (int w = 0; w < kMaxExperts / 32; ++w) out[w] = 0u;
+  auto is_out = [&](int64_t e) { return (out[e / 32] >> (e % 32)) & 1u; };
+  auto rule_out = [&](int64_t e) { out[e / 32] |= 1u << (e % 32); };
   if (groups > 1) {
     float group_score[kMaxGroups];
     bool keep[kMaxGroups];
     for (int64_t g = 0; g < groups; ++g) {
       float best = -INFINITY, second = -INFINITY;
       for (int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
-        if (choice[e] > best) {
+        const float c = choice(e);
+        if (c > best) {
           second = best;
-          best = choice[e];
-        } else if (choice[e] > second) {
-          second = choice[e];
+          best = c;
+        } else if (c > second) {
+          second = c;
         }
       }
       group_score[g] = per_group >= 2 ? best + second : best;
@@ -86,18 +91,26 @@ __global__ void route_kernel(const float* logits, const float* bias, int64_t n, 
       if (arg >= 0) keep[arg] = true;
     }
     for (int64_t e = 0; e < ne; ++e)
-      if (!keep[e / per_group]) choice[e] = -INFINITY;
+      if (!keep[e / per_group]) rule_out(e);
   }
   float sum = 0.0f;
   for (int64_t k = 0; k < top_k; ++k) {
     int64_t arg = -1;
-    for (int64_t e = 0; e < ne; ++e)
-      if (choice[e] != -INFINITY && (arg < 0 || choice[e] > choice[arg])) arg = e;
-    if (arg < 0) arg = 0;  // only with NaN logits; keeps the indices in range
+    float best = 0.0f;
+    for (int64_t e = 0; e < ne; ++e) {
+      if (is_out(e)) continue;
+      const float c = choice(e);
+      if (arg < 0 || c > best) {
+        arg = e;
+        best = c;
+      }
+    }
+    if (arg < 0) arg = 0;  // only with fewer experts than top_k left; keeps the indices in range
+    const float s = score(arg);
     experts[i * top_k + k] = static_cast<int32_t>(arg);
-    weights[i * top_k + k] = score[arg];
-    choice[arg] = -INFINITY;
-    sum += score[arg];
+    weights[i * top_k + k] = s;
+    rule_out(arg);
+    sum += s;
   }
   const float norm = p.norm_topk_prob ? 1.0f / (sum + 1e-20f) : 1.0f;
   for (int64_t k = 0; k < top_k; ++k)
