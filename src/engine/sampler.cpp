@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -66,57 +67,81 @@ int32_t Sampler::sample(const float* logits) {
   return tok;
 }
 
+namespace {
+// Buckets of a positive float by its top bits (sign clear): the order of the
+// buckets is the order of the values, 8 buckets per power of two.
+inline uint32_t bucket_of(float p) {
+  uint32_t bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  return bits >> 20;
+}
+constexpr uint32_t kBuckets = 1u << 11;
+}  // namespace
+
 int32_t Sampler::draw(float* l) {
   const int64_t v = vocab_;
   if (p_.greedy()) {
     last_prob_ = 1.0f;
     return static_cast<int32_t>(std::max_element(l, l + v) - l);
   }
-  // candidates order_[0, n): the top_k best when set, else every token
-  std::iota(order_.begin(), order_.end(), 0);
   auto by_logit = [l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
-  int64_t n = v, sorted = 0;
+  // candidates order_[0, n): the top_k best (sorted) when set, else every token
+  int64_t n = v;
+  bool sorted = false;
+  std::iota(order_.begin(), order_.end(), 0);
   if (p_.top_k > 0 && p_.top_k < v) {
-    n = sorted = p_.top_k;
+    n = p_.top_k;
     std::partial_sort(order_.begin(), order_.begin() + n, order_.end(), by_logit);
+    sorted = true;
   }
-  // softmax at the temperature over the candidates, kept per token id
+  // unnormalised probabilities at the temperature, per token id; the best is 1
   float mx = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, l[order_[i]]);
-  const double inv_t = 1.0 / p_.temperature;
+  const float inv_t = 1.0f / p_.temperature;
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const int32_t id = order_[i];
-    prob_[id] = static_cast<float>(std::exp((static_cast<double>(l[id]) - mx) * inv_t));
+    prob_[id] = std::exp((l[id] - mx) * inv_t);
     sum += prob_[id];
   }
-  for (int64_t i = 0; i < n; ++i) prob_[order_[i]] = static_cast<float>(prob_[order_[i]] / sum);
   int64_t keep = n;
   if (p_.top_p < 1.0f) {
-    // most of the mass sits in few tokens: sort a head first, everything only if needed
-    auto walk = [&](int64_t upto) -> int64_t {
+    // the smallest set of most likely tokens holding top_p of the mass
+    const double target = static_cast<double>(p_.top_p) * sum;
+    if (sorted) {
       double cum = 0.0;
-      for (int64_t i = 0; i < upto; ++i)
-        if ((cum += prob_[order_[i]]) >= p_.top_p) return i + 1;
-      return -1;
-    };
-    if (sorted < n) {
-      sorted = std::min<int64_t>(n, 1024);
-      std::partial_sort(order_.begin(), order_.begin() + sorted, order_.begin() + n, by_logit);
+      for (keep = 0; keep < n && cum < target;) cum += prob_[order_[keep++]];
+    } else {
+      // without sorting the vocabulary: mass per bucket of probability, the
+      // bucket where the running mass (from the top) crosses the target, and
+      // a sort of that bucket alone
+      bucket_mass_.assign(kBuckets, 0.0);
+      for (int64_t i = 0; i < n; ++i) bucket_mass_[bucket_of(prob_[order_[i]])] += prob_[order_[i]];
+      double above = 0.0;
+      uint32_t edge = kBuckets - 1;
+      for (;; --edge) {
+        if (above + bucket_mass_[edge] >= target || edge == 0) break;
+        above += bucket_mass_[edge];
+      }
+      // order_: the tokens above the edge bucket (by id), then the edge bucket sorted
+      int64_t w = 0;
+      for (int64_t i = 0; i < n; ++i)
+        if (bucket_of(prob_[order_[i]]) > edge) order_[w++] = order_[i];
+      int64_t e = w;
+      for (int32_t id = 0; id < v; ++id)
+        if (bucket_of(prob_[id]) == edge) order_[e++] = id;
+      std::sort(order_.begin() + w, order_.begin() + e, by_logit);
+      double cum = above;
+      keep = w;
+      while (keep < e && cum < target) cum += prob_[order_[keep++]];
+      keep = std::max<int64_t>(keep, 1);
     }
-    int64_t k = walk(sorted);
-    if (k < 0 && sorted < n) {
-      std::sort(order_.begin(), order_.begin() + n, by_logit);
-      k = walk(n);
-    }
-    keep = k < 0 ? n : k;
   }
   if (p_.min_p > 0.0f) {
-    // relative to the most likely token; order is kept so the draw stays reproducible
-    const float floor = p_.min_p * static_cast<float>(1.0 / sum);  // the best token has exp(0) / sum
+    // relative to the most likely token (probability 1 here); order is kept so the draw stays reproducible
     int64_t w = 0;
     for (int64_t i = 0; i < keep; ++i)
-      if (prob_[order_[i]] >= floor) order_[w++] = order_[i];
+      if (prob_[order_[i]] >= p_.min_p) order_[w++] = order_[i];
     keep = std::max<int64_t>(1, w);
   }
   double total = 0.0;

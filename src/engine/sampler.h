@@ -56,6 +56,7 @@ class Sampler {
   std::vector<float> work_;             // processed logits
   std::vector<float> prob_;             // per token id, over the candidates
   std::vector<int32_t> order_;          // candidate indices
+  std::vector<double> bucket_mass_;     // top-p without a full sort
   int32_t last_token_ = -1;
   float last_prob_ = 1.0f;
 };
