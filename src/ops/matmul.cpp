@@ -82,8 +82,16 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
     if (const cpu::Bf16Kernels* b = cpu::bf16_kernels()) return matmul_bf16(*b, w, x, ldx, n, y, ldy, pool);
   const cpu::KernelTable& kt = cpu::kernels();
   const bool threaded = pool != nullptr && pool->size() > 1 && w.rows >= 2 * kRowBlock;
-  if (n <= kDecodeRows || !threaded) {  // the table's own path: matvec, or transposing x itself
+  if (!threaded) {  // the table's own path: matvec, or transposing x itself
     kt.matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
+    return;
+  }
+  // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
+  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
+  if (n <= kDecodeRows) {  // decode: each thread streams its share of the rows
+    pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
+      kt.matmul_rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
+    });
     return;
   }
   // x transposed once (split over the threads), then rows of w split over them
@@ -91,8 +99,6 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
   const int64_t npad = kt.padded_tokens(n), k = w.cols;
   float* xt = aligned_scratch(xt_buf, k * npad);
   pool->parallel_for(k, [&](int64_t j0, int64_t j1, int) { kt.transpose_x(x, ldx, n, k, xt, j0, j1); });
-  // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
-  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
   pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
     kt.matmul_transposed_x(w, xt, npad, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
   });
