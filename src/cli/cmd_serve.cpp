@@ -83,6 +83,7 @@ int serve(const ServeOptions& o) {
   so.context = o.ctx;
   so.prefill_chunk = o.prefill_chunk;
   so.cache_dtype = o.model.cache();
+  so.pool = loaded->pool.get();
 
   server::RateLimiter limiter({o.rpm, o.tpm});
   server::Metrics metrics;

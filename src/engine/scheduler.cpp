@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 
+#include "base/thread_pool.h"
+
 namespace dsv3 {
 
 namespace {
@@ -16,7 +18,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 TokenLogprob logprobs_of(const float* logits, int64_t vocab, int32_t token, int32_t k) {
   const float max = *std::max_element(logits, logits + vocab);
   double sum = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(logits[i] - max);
   const float log_z = max + static_cast<float>(std::log(sum));
   TokenLogprob r{token, logits[token] - log_z, {}};
   std::vector<std::pair<int32_t, float>>& top = r.top;
@@ -51,6 +53,7 @@ struct Scheduler::Slot {
   int64_t prompt_done = 0;  // prompt tokens in the cache
   int64_t max_tokens = 0;   // after the context limit
   int32_t next = -1;        // the sampled token to feed next step
+  int32_t sampled = -1;     // this step's draw
   std::vector<TokenLogprob> logprobs;
   JobUsage usage;
 
@@ -275,13 +278,26 @@ void Scheduler::step() {
   const int64_t k = static_cast<int64_t>(sampling.size());
   if (static_cast<int64_t>(logits_.size()) < k * vocab_) logits_.resize(static_cast<std::size_t>(k * vocab_));
   model_.logits(picked_.data(), k, logits_.data());
-  for (int64_t i = 0; i < k; ++i) take_token(*sampling[i], logits_.data() + i * vocab_);
+  // sampling reads a vocabulary-sized row per sequence: spread it over the
+  // threads; what follows (text, events) stays in order on this thread
+  if (options_.pool != nullptr && k > 1)
+    options_.pool->parallel_for(k, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sample(*sampling[i], logits_.data() + i * vocab_);
+    });
+  else
+    for (int64_t i = 0; i < k; ++i) sample(*sampling[i], logits_.data() + i * vocab_);
+  for (int64_t i = 0; i < k; ++i) take_token(*sampling[i]);
 }
 
-void Scheduler::take_token(Slot& s, const float* logits) {
+void Scheduler::sample(Slot& s, const float* logits) {
   const Job& job = s.job->job;
-  const int32_t tok = s.sampler->sample(logits);
-  if (job.top_logprobs >= 0) s.logprobs.push_back(logprobs_of(logits, vocab_, tok, job.top_logprobs));
+  s.sampled = s.sampler->sample(logits);
+  if (job.top_logprobs >= 0) s.logprobs.push_back(logprobs_of(logits, vocab_, s.sampled, job.top_logprobs));
+}
+
+void Scheduler::take_token(Slot& s) {
+  const Job& job = s.job->job;
+  const int32_t tok = s.sampled;
   if (s.usage.completion_tokens++ == 0)
     s.usage.time_to_first_token = seconds_between(s.job->submitted, Clock::now());
   if (std::find(job.stop_tokens.begin(), job.stop_tokens.end(), tok) != job.stop_tokens.end())

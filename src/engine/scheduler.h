@@ -25,6 +25,7 @@
 #include "text/tokenizer.h"
 
 namespace dsv3 {
+class ThreadPool;
 
 struct Job {
   std::vector<int32_t> prompt;
@@ -67,6 +68,7 @@ struct SchedulerOptions {
   int64_t context = 4096;       // prompt + completion tokens per sequence
   int64_t prefill_chunk = 256;  // prompt tokens per step, over all sequences
   DType cache_dtype = DType::F32;
+  ThreadPool* pool = nullptr;  // if set, the sequences of a step sample in parallel
 };
 
 struct SchedulerStats {
@@ -91,8 +93,10 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Checks the job (prompt shorter than the context, sampling params,
-  // max_tokens >= 0) and queues it. Thread-safe. The sink may run before
-  // submit returns. Generation stops with kLength when the context is full.
+  // max_tokens >= 0) and queues it. Thread-safe. submit never calls the sink
+  // itself (a caller may hold a lock the sink takes), but the engine thread
+  // may call it before submit returns. Generation stops with kLength when the
+  // context is full.
   SubmitResult submit(Job job, JobSink sink);
   // The job's sink gets a last event (done, kCancelled) unless it has finished. Thread-safe.
   void cancel(uint64_t id);
@@ -108,7 +112,8 @@ class Scheduler {
   void loop();
   void admit();
   void step();
-  void take_token(Slot& s, const float* logits);
+  void sample(Slot& s, const float* logits);  // thread-safe across slots
+  void take_token(Slot& s);
   void finish(Slot& s, FinishReason why, std::string error = {});
   void release(Slot& s);
   void publish_stats();

@@ -146,6 +146,32 @@ TEST(Scheduler, ConcurrentJobsGiveWhatEachGivesAlone) {
   EXPECT_GT(st.completion_tokens, 0);
 }
 
+// Sampling spread over threads draws what each seeded sequence draws alone.
+TEST(Scheduler, ParallelSamplingIsPerSequence) {
+  auto seeded = [](int k) {
+    Job j = greedy_job(prompt_ids(k), 10);
+    j.sampling.temperature = 0.8f;
+    j.sampling.top_p = 0.9f;
+    j.sampling.seed = 100 + k;
+    return j;
+  };
+  std::vector<std::string> expected;
+  {
+    Collector c;
+    Scheduler s(tiny(), &tok(), {});
+    for (int k = 0; k < 4; ++k) {
+      ASSERT_EQ(s.submit(seeded(k), c.sink(k)).code, SubmitResult::Code::kOk);
+      expected.push_back(c.wait(k).text);  // one at a time
+    }
+  }
+  Collector c;
+  SchedulerOptions o;
+  o.pool = loaded("tiny").pool.get();
+  Scheduler s(tiny(), &tok(), o);
+  for (int k = 0; k < 4; ++k) ASSERT_EQ(s.submit(seeded(k), c.sink(k)).code, SubmitResult::Code::kOk);
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(c.wait(k).text, expected[k]) << "job " << k;
+}
+
 TEST(Scheduler, StopStringsMatchTheSingleSequencePath) {
   const auto p = prompt_ids(1);
   const std::string full = alone(p, 20);
