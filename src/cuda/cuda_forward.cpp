@@ -16,7 +16,9 @@
 #include "cuda/device_buffer.h"
 #include "cuda/device_cache.h"
 #include "cuda/device_weights.h"
+#include "cuda/graph_cache.h"
 #include "cuda/kernels.h"
+#include "cuda/switches.h"
 #include "ops/rope.h"
 
 namespace dsv3::cuda {
@@ -40,8 +42,11 @@ class CudaForward : public ForwardPass {
   void logits(const float* hidden, int64_t n, float* out) override;
 
  private:
-  // Scratch for up to n tokens (only grows).
+  // Scratch for up to n tokens (only grows; growth drops the captured graphs).
   Status ensure(int64_t n);
+  // Every kernel of a forward pass over the n tokens already in ids_/slots_,
+  // from the embedding to the final norm (into out_): what a graph captures.
+  Status enqueue_layers(int64_t n);
   Status gemm(const DMat& w, const float* x, int64_t n, float* out);
   Status swiglu(const DeviceSwiGlu& w, const float* x, int64_t n, float* out);
   Status attention(const DeviceLayer& d, int64_t layer, int64_t n);
@@ -59,6 +64,13 @@ class CudaForward : public ForwardPass {
   int64_t cap_ = 0;  // tokens the scratch holds
   DeviceBuffer x_, xn_, y_, out_, qa_, q_, kv_, q_abs_, lat_, heads_, g_, u_;
   DeviceBuffer rlog_, experts_, rw_, offsets_, row_of_slot_, token_of_row_, xs_, gs_, us_, ys_, ids_, slots_;
+  int sms_ = 0;                 // multiprocessors: sizes the attention split
+  bool fast_ = false;           // DSV3_CUDA_FAST
+  bool graphs_ = false;         // DSV3_CUDA_GRAPHS
+  static constexpr int64_t kGraphMaxN = 64;  // decode-sized steps are captured; prefill runs eagerly
+  DeviceBuffer attn_scratch_;
+  int64_t attn_scratch_floats_ = 0;
+  GraphCache graphs_cache_;
   int64_t logits_cap_ = 0;
   DeviceBuffer lh_, lo_;
   std::vector<TokenSlot> host_slots_;
@@ -73,6 +85,9 @@ Status CudaForward::init() {
                       c.n_routed_experts, c.n_group);
   if (c.qk_rope_head_dim % 2 != 0) return make_error("--device cuda: odd qk_rope_head_dim {}", c.qk_rope_head_dim);
   DSV3_CUDA_TRY(cudaSetDevice(device_));
+  DSV3_CUDA_TRY(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device_));
+  fast_ = fast_kernels();
+  graphs_ = cuda_graphs();
   DSV3_RETURN_IF_ERROR(stream_.create());
   DSV3_ASSIGN_OR_RETURN(w_, DeviceWeights::upload(model_));
   const std::vector<float>& f = rope_.inv_freq();
@@ -94,8 +109,19 @@ LatentCache CudaForward::make_cache(int64_t capacity, DType dtype) const {
 }
 
 Status CudaForward::ensure(int64_t n) {
-  if (n <= cap_) return {};
   const ModelConfig& c = model_.config;
+  if (fast_) {
+    const int64_t nh = c.num_attention_heads;
+    const int splits = attention_splits(n, nh, sms_);
+    const int64_t need = splits > 1 ? attention_split_scratch_floats(n, nh, c.kv_lora_rank, splits) : 0;
+    if (need > attn_scratch_floats_) {
+      graphs_cache_.clear();
+      DSV3_RETURN_IF_ERROR(attn_scratch_.reserve(static_cast<std::size_t>(need) * sizeof(float)));
+      attn_scratch_floats_ = need;
+    }
+  }
+  if (n <= cap_) return {};
+  graphs_cache_.clear();
   const int64_t m = std::max(n, cap_ * 2);
   const auto f = [m](int64_t per_token) { return static_cast<std::size_t>(m * std::max<int64_t>(per_token, 1)) * 4; };
   const int64_t nh = c.num_attention_heads, k = std::max<int64_t>(c.num_experts_per_tok, 1);
@@ -176,8 +202,14 @@ Status CudaForward::attention(const DeviceLayer& d, int64_t layer, int64_t n) {
   DSV3_CUDA_TRY(launch_absorb_q(q, d.kv_b, n, nh, nope, rope, vd, lora, inv_freq, rope_.attention_factor(), slots,
                                 q_abs, s));
   float* lat = lat_.as<float>();
-  DSV3_CUDA_TRY(launch_mla_attention(q_abs, n, nh, cw, lora, static_cast<float>(c.softmax_scale()), slots, layer,
-                                     lat, s));
+  const int splits = fast_ ? attention_splits(n, nh, sms_) : 1;
+  if (splits > 1) {
+    DSV3_CUDA_TRY(launch_mla_attention_split(q_abs, n, nh, cw, lora, static_cast<float>(c.softmax_scale()), slots,
+                                             layer, splits, attn_scratch_.as<float>(), attn_scratch_floats_, lat, s));
+  } else {
+    DSV3_CUDA_TRY(launch_mla_attention(q_abs, n, nh, cw, lora, static_cast<float>(c.softmax_scale()), slots, layer,
+                                       lat, s));
+  }
   // values: each head's latent output through its W_uv (kv_b rows h * (nope + vd) + nope ..)
   GemmArgs a;
   a.w = d.kv_b;
@@ -302,6 +334,22 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
                                 cudaMemcpyHostToDevice, st));
   DSV3_CUDA_TRY(cudaMemcpyAsync(slots_.get(), host_slots_.data(), static_cast<std::size_t>(n) * sizeof(TokenSlot),
                                 cudaMemcpyHostToDevice, st));
+  if (graphs_ && n <= kGraphMaxN) {
+    DSV3_RETURN_IF_ERROR(graphs_cache_.run(n, st, [this, n] { return enqueue_layers(n); }));
+  } else {
+    DSV3_RETURN_IF_ERROR(enqueue_layers(n));
+  }
+  float* out = out_.as<float>();
+  DSV3_CUDA_TRY(cudaMemcpyAsync(hidden_out, out, static_cast<std::size_t>(n * hidden) * sizeof(float),
+                                cudaMemcpyDeviceToHost, st));
+  DSV3_CUDA_TRY(cudaStreamSynchronize(st));
+  return {};
+}
+
+Status CudaForward::enqueue_layers(int64_t n) {
+  const ModelConfig& c = model_.config;
+  const int64_t hidden = c.hidden_size;
+  cudaStream_t st = stream_.get();
   const float eps = static_cast<float>(c.rms_norm_eps);
   float* x = x_.as<float>();
   float* xn = xn_.as<float>();
@@ -320,11 +368,7 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
     }
     DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
   }
-  float* out = out_.as<float>();
-  DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out, hidden, st));
-  DSV3_CUDA_TRY(cudaMemcpyAsync(hidden_out, out, static_cast<std::size_t>(n * hidden) * sizeof(float),
-                                cudaMemcpyDeviceToHost, st));
-  DSV3_CUDA_TRY(cudaStreamSynchronize(st));
+  DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out_.as<float>(), hidden, st));
   return {};
 }
 

@@ -1,5 +1,7 @@
 #include "cuda/cuda_ops.h"
 
+#include <algorithm>
+
 #include "cuda/check.h"
 #include "cuda/device_buffer.h"
 #include "cuda/device_weights.h"
@@ -24,8 +26,10 @@ Status to_host(T* dst, const DeviceBuffer& b, int64_t count) {
 
 }  // namespace
 
-Status matmul_grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
-                      float* out) {
+namespace {
+
+Status grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n, bool fast,
+               float* out) {
   DSV3_CUDA_TRY(cudaSetDevice(0));
   DeviceBuffer wd, ws, xd, od;
   DSV3_ASSIGN_OR_RETURN(DMat dm, upload_matrix(w, wd, ws));
@@ -44,8 +48,92 @@ Status matmul_grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int grou
   a.out_group_step = rows;
   a.n = n;
   a.groups = groups;
-  DSV3_CUDA_TRY(launch_gemm(a, nullptr));
+  if (fast)
+    DSV3_CUDA_TRY(launch_gemv_fast(a, nullptr));
+  else
+    DSV3_CUDA_TRY(launch_gemm(a, nullptr));
   return to_host(out, od, n * groups * rows);
+}
+
+// One token at position n_kv - 1 whose heads are the queries.
+Status upload_attention(const float* q, int64_t nq, const float* kv, int64_t n_kv, int64_t width, bool f16,
+                        DeviceBuffer& qd, DeviceBuffer& kd, DeviceBuffer& sd) {
+  DSV3_RETURN_IF_ERROR(to_device(qd, q, nq * width));
+  if (f16) {
+    std::vector<uint16_t> h(static_cast<std::size_t>(n_kv * width));
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(kv[i]);
+    DSV3_RETURN_IF_ERROR(to_device(kd, h.data(), n_kv * width));
+  } else {
+    DSV3_RETURN_IF_ERROR(to_device(kd, kv, n_kv * width));
+  }
+  TokenSlot slot;
+  slot.cache = kd.get();
+  slot.capacity = n_kv;
+  slot.pos = n_kv - 1;
+  slot.f16 = f16 ? 1 : 0;
+  return to_device(sd, &slot, 1);
+}
+
+}  // namespace
+
+Status matmul_grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                      float* out) {
+  return grouped(w, rows, cols, groups, x, n, false, out);
+}
+
+Status gemv_fast(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                 float* out) {
+  return grouped(w, rows, cols, groups, x, n, true, out);
+}
+
+Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector<int32_t>& offsets, const float* x,
+                      bool fast, float* out) {
+  if (experts.empty() || offsets.size() != experts.size() + 1) return make_error("matmul_experts: bad offsets");
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  const int64_t rows = experts[0].rows, cols = experts[0].cols, total = offsets.back();
+  std::vector<DeviceBuffer> data(experts.size()), scale(experts.size());
+  std::vector<DMat> tab(experts.size());
+  int64_t most = 0;
+  for (std::size_t e = 0; e < experts.size(); ++e) {
+    DSV3_ASSIGN_OR_RETURN(tab[e], upload_matrix(experts[e], data[e], scale[e]));
+    most = std::max<int64_t>(most, offsets[e + 1] - offsets[e]);
+  }
+  DeviceBuffer td, od_offsets, xd, od;
+  DSV3_RETURN_IF_ERROR(to_device(td, tab.data(), static_cast<int64_t>(tab.size())));
+  DSV3_RETURN_IF_ERROR(to_device(od_offsets, offsets.data(), static_cast<int64_t>(offsets.size())));
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, total * cols));
+  DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(total * rows, 1)) * sizeof(float)));
+  GemmArgs a;
+  a.wtab = td.as<const DMat>();
+  a.rows = rows;
+  a.cols = cols;
+  a.x = xd.as<const float>();
+  a.ldx = cols;
+  a.out = od.as<float>();
+  a.ldo = rows;
+  a.n = std::max<int64_t>(most, 1);
+  a.offsets = od_offsets.as<const int32_t>();
+  a.groups = static_cast<int>(experts.size());
+  if (fast)
+    DSV3_CUDA_TRY(launch_gemv_fast(a, nullptr));
+  else
+    DSV3_CUDA_TRY(launch_gemm(a, nullptr));
+  return to_host(out, od, total * rows);
+}
+
+Status attention_split(const float* q, int64_t nq, const float* kv, int64_t n_kv, int64_t width, int64_t dv,
+                       float scale, bool f16, int splits, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer qd, kd, sd, od, scratch;
+  DSV3_RETURN_IF_ERROR(upload_attention(q, nq, kv, n_kv, width, f16, qd, kd, sd));
+  DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(nq * dv, 1)) * sizeof(float)));
+  // poisoned, so a partial the kernels fail to write shows
+  const int64_t floats = attention_split_scratch_floats(1, nq, dv, splits);
+  DSV3_RETURN_IF_ERROR(scratch.reserve(static_cast<std::size_t>(std::max<int64_t>(floats, 1)) * sizeof(float)));
+  DSV3_CUDA_TRY(cudaMemset(scratch.get(), 0xff, static_cast<std::size_t>(std::max<int64_t>(floats, 1)) * sizeof(float)));
+  DSV3_CUDA_TRY(launch_mla_attention_split(qd.as<const float>(), 1, nq, width, dv, scale, sd.as<const TokenSlot>(), 0,
+                                           splits, scratch.as<float>(), floats, od.as<float>(), nullptr));
+  return to_host(out, od, nq * dv);
 }
 
 Status matmul(const ops::Matrix& w, const float* x, int64_t n, float* out) {
@@ -78,21 +166,7 @@ Status attention(const float* q, int64_t nq, const float* kv, int64_t n_kv, int6
                  bool f16, float* out) {
   DSV3_CUDA_TRY(cudaSetDevice(0));
   DeviceBuffer qd, kd, sd, od;
-  DSV3_RETURN_IF_ERROR(to_device(qd, q, nq * width));
-  if (f16) {
-    std::vector<uint16_t> h(static_cast<std::size_t>(n_kv * width));
-    for (std::size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(kv[i]);
-    DSV3_RETURN_IF_ERROR(to_device(kd, h.data(), n_kv * width));
-  } else {
-    DSV3_RETURN_IF_ERROR(to_device(kd, kv, n_kv * width));
-  }
-  // one token at position n_kv - 1 whose heads are the queries
-  TokenSlot slot;
-  slot.cache = kd.get();
-  slot.capacity = n_kv;
-  slot.pos = n_kv - 1;
-  slot.f16 = f16 ? 1 : 0;
-  DSV3_RETURN_IF_ERROR(to_device(sd, &slot, 1));
+  DSV3_RETURN_IF_ERROR(upload_attention(q, nq, kv, n_kv, width, f16, qd, kd, sd));
   DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(nq * dv, 1)) * sizeof(float)));
   DSV3_CUDA_TRY(launch_mla_attention(qd.as<const float>(), 1, nq, width, dv, scale, sd.as<const TokenSlot>(), 0,
                                      od.as<float>(), nullptr));

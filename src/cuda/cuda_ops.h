@@ -29,6 +29,18 @@ Status attention(const float* q, int64_t nq, const float* kv, int64_t n_kv, int6
 // route_token for n tokens of logits [n][experts].
 Status route(const ModelConfig& c, const float* logits, const std::vector<float>& bias, int64_t n, int32_t* experts,
              float* weights);
+// The fast decode matvec (launch_gemv_fast) directly, whatever DSV3_CUDA_FAST
+// says; the arguments as for matmul_grouped (cols % 16 == 0, 1 <= n <= 64).
+Status gemv_fast(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                 float* out);
+// MoE-style grouped product: expert e multiplies rows [offsets[e], offsets[e + 1])
+// of x [offsets.back()][cols] into out [offsets.back()][rows]; fast: through
+// launch_gemv_fast (each expert's count <= 64), else launch_gemm.
+Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector<int32_t>& offsets, const float* x,
+                      bool fast, float* out);
+// attention() through the split (flash-decoding) kernels with `splits` key ranges.
+Status attention_split(const float* q, int64_t nq, const float* kv, int64_t n_kv, int64_t width, int64_t dv,
+                       float scale, bool f16, int splits, float* out);
 Status silu_mul(const float* gate, const float* up, int64_t n, float* out);
 
 }  // namespace dsv3::cuda::op

@@ -40,7 +40,13 @@ struct GemmArgs {
   const int32_t* offsets = nullptr;
   int groups = 1;
 };
+// Picks the kernel: launch_gemv_fast where it fits and DSV3_CUDA_FAST is on,
+// else the first kernels (one warp per row for n <= 16, else 64x64 tiles).
 cudaError_t launch_gemm(const GemmArgs& a, cudaStream_t s);
+// The fast decode matvec (kernels_gemv.cu), for 1..64 tokens with cols % 16 == 0
+// and x 16-byte aligned (gemv_fast_fits); cudaErrorInvalidValue otherwise.
+bool gemv_fast_fits(const GemmArgs& a);
+cudaError_t launch_gemv_fast(const GemmArgs& a, cudaStream_t s);
 
 // Where one token of a batch lives: its sequence's device cache ([layer][cap][width]).
 struct TokenSlot {
@@ -79,6 +85,16 @@ cudaError_t launch_absorb_q(const float* q, const DMat& kv_b, int64_t n, int64_t
 // the whole row [latent | k_pe], values from the latent. out [n][heads][lora].
 cudaError_t launch_mla_attention(const float* q_abs, int64_t n, int64_t heads, int64_t width, int64_t lora,
                                  float scale, const TokenSlot* slots, int64_t layer, float* out, cudaStream_t s);
+// The same with each (token, head)'s keys split into `splits` ranges (flash
+// decoding), their softmax partials merged after: scratch holds
+// attention_split_scratch_floats floats. attention_splits picks the count
+// that fills `sms` multiprocessors; it depends on n and heads only, so a
+// captured graph stays valid as the context grows.
+int attention_splits(int64_t n, int64_t heads, int sms);
+int64_t attention_split_scratch_floats(int64_t n, int64_t heads, int64_t lora, int splits);
+cudaError_t launch_mla_attention_split(const float* q_abs, int64_t n, int64_t heads, int64_t width, int64_t lora,
+                                       float scale, const TokenSlot* slots, int64_t layer, int splits, float* scratch,
+                                       int64_t scratch_floats, float* out, cudaStream_t s);
 
 // MoE routing (moe.cpp's route_token per token): logits [n][experts] ->
 // experts/weights [n][top_k]. bias may be null.

@@ -4,6 +4,7 @@
 
 #include "cuda/dmat_load.cuh"
 #include "cuda/kernels.h"
+#include "cuda/switches.h"
 
 namespace dsv3::cuda {
 namespace {
@@ -56,6 +57,44 @@ __global__ void absorb_q_kernel(const float* q, DMat kv_b, int64_t heads, int64_
     rotate2(a, b, inv_freq[p], slots[i].pos, factor);
     out[c] = a;
     out[c + 1] = b;
+  }
+}
+
+// DSV3_CUDA_FAST: four threads share a column's sum over nope (each a quarter
+// of it, loads unrolled), so each thread waits on 32 loads, not 128.
+constexpr int kAbsorbCols = 128, kAbsorbSlices = 4;
+__global__ void __launch_bounds__(kAbsorbCols * kAbsorbSlices)
+    absorb_q_fast_kernel(const float* q, DMat kv_b, int64_t heads, int64_t nope, int64_t rope, int64_t vd,
+                         int64_t lora, const float* inv_freq, float factor, const TokenSlot* slots, float* q_abs) {
+  __shared__ float part[kAbsorbSlices][kAbsorbCols];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kAbsorbCols + tx;
+  const int64_t h = blockIdx.y, i = blockIdx.z;
+  const int64_t qk = nope + rope, width = lora + rope;
+  const float* qh = q + (i * heads + h) * qk;
+  float* out = q_abs + (i * heads + h) * width;
+  float acc = 0.0f;
+  if (c < lora) {
+    const int64_t r0 = h * (nope + vd);
+#pragma unroll 8
+    for (int64_t d = ty; d < nope; d += kAbsorbSlices) acc += qh[d] * load1(kv_b, r0 + d, c);
+  }
+  part[ty][tx] = acc;
+  __syncthreads();
+  if (ty == 0 && c < lora) {
+    float v = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kAbsorbSlices; ++k) v += part[k][tx];
+    out[c] = v;
+  }
+  if (blockIdx.x == 0 && ty == 1) {
+    const int64_t pos = slots[i].pos;
+    for (int64_t p = tx; p < rope / 2; p += kAbsorbCols) {
+      float a = qh[nope + 2 * p], b = qh[nope + 2 * p + 1];
+      rotate2(a, b, inv_freq[p], pos, factor);
+      out[lora + 2 * p] = a;
+      out[lora + 2 * p + 1] = b;
+    }
   }
 }
 
@@ -131,6 +170,13 @@ cudaError_t launch_absorb_q(const float* q, const DMat& kv_b, int64_t n, int64_t
                             int64_t vd, int64_t lora, const float* inv_freq, float attention_factor,
                             const TokenSlot* slots, float* q_abs, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
+  if (fast_kernels() && lora >= 1 && n <= 65535 && heads <= 65535) {
+    const dim3 grid(static_cast<unsigned>((lora + kAbsorbCols - 1) / kAbsorbCols), static_cast<unsigned>(heads),
+                    static_cast<unsigned>(n));
+    absorb_q_fast_kernel<<<grid, dim3(kAbsorbCols, kAbsorbSlices), 0, s>>>(q, kv_b, heads, nope, rope, vd, lora,
+                                                                          inv_freq, attention_factor, slots, q_abs);
+    return cudaGetLastError();
+  }
   const dim3 grid(static_cast<unsigned>((lora + rope + 127) / 128), static_cast<unsigned>(heads),
                   static_cast<unsigned>(n));
   absorb_q_kernel<<<grid, 128, 0, s>>>(q, kv_b, heads, nope, rope, vd, lora, inv_freq, attention_factor, slots, q_abs);

@@ -4,6 +4,7 @@
 
 #include "cuda/dmat_load.cuh"
 #include "cuda/kernels.h"
+#include "cuda/switches.h"
 
 namespace dsv3::cuda {
 namespace {
@@ -117,6 +118,110 @@ __global__ void route_kernel(const float* logits, const float* bias, int64_t n, 
     weights[i * top_k + k] = weights[i * top_k + k] * norm * p.routed_scaling_factor;
 }
 
+// DSV3_CUDA_FAST: one warp per token, the same choices as route_kernel. Lane
+// l holds experts l, l + 32, ...; each top-k pick is a warp argmax that
+// breaks ties toward the lower index, as the serial scan does.
+constexpr int kRouteWarps = 4;
+constexpr int kPerLaneExperts = kMaxExperts / 32;
+
+__device__ __forceinline__ void better_of(float& best, int& arg, float c, int e) {
+  // arg < 0: none yet; otherwise strictly greater wins, equal values keep the lower index
+  if (e < 0) return;
+  if (arg < 0 || c > best || (c == best && e < arg)) {
+    best = c;
+    arg = e;
+  }
+}
+
+__global__ void __launch_bounds__(kRouteWarps * 32)
+    route_warp_kernel(const float* logits, const float* bias, int64_t n, RouteParams p, int32_t* experts,
+                      float* weights) {
+  const int lane = threadIdx.x % 32;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kRouteWarps + threadIdx.x / 32;
+  if (i >= n) return;  // a whole warp leaves together: the shuffles below see full warps
+  const int ne = static_cast<int>(p.experts), groups = static_cast<int>(p.groups), per_group = ne / groups;
+  const int top_k = static_cast<int>(p.top_k);
+  const float* lg = logits + i * ne;
+  auto score = [&](int e) { return 1.0f / (1.0f + expf(-lg[e])); };
+  auto choice = [&](int e) { return score(e) + (bias ? bias[e] : 0.0f); };
+  float ch[kPerLaneExperts];
+  unsigned out = 0u;  // bit k: expert lane + 32 k ruled out (or absent)
+#pragma unroll
+  for (int k = 0; k < kPerLaneExperts; ++k) {
+    const int e = lane + 32 * k;
+    ch[k] = e < ne ? choice(e) : 0.0f;
+    if (e >= ne) out |= 1u << k;
+  }
+  if (groups > 1) {
+    // group g's score by lanes g % 32 (groups <= 64), in the serial order
+    float gs[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int g = lane + 32 * k;
+      if (g >= groups) continue;
+      float best = -INFINITY, second = -INFINITY;
+      for (int e = g * per_group; e < (g + 1) * per_group; ++e) {
+        const float c = choice(e);
+        if (c > best) {
+          second = best;
+          best = c;
+        } else if (c > second) {
+          second = c;
+        }
+      }
+      gs[k] = per_group >= 2 ? best + second : best;
+    }
+    // keep topk_group groups: repeated argmax, ties to the lower group
+    unsigned long long keep = 0ull;
+    for (int64_t r = 0; r < p.topk_group; ++r) {
+      float best = 0.0f;
+      int arg = -1;
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        const int g = lane + 32 * k;
+        if (g < groups && !((keep >> g) & 1ull)) better_of(best, arg, gs[k], g);
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) {
+        const float ob = __shfl_xor_sync(0xffffffffu, best, o);
+        const int oa = __shfl_xor_sync(0xffffffffu, arg, o);
+        better_of(best, arg, ob, oa);
+      }
+      if (arg >= 0) keep |= 1ull << arg;
+    }
+#pragma unroll
+    for (int k = 0; k < kPerLaneExperts; ++k) {
+      const int e = lane + 32 * k;
+      if (e < ne && !((keep >> (e / per_group)) & 1ull)) out |= 1u << k;
+    }
+  }
+  float sum = 0.0f;
+  for (int r = 0; r < top_k; ++r) {
+    float best = 0.0f;
+    int arg = -1;
+#pragma unroll
+    for (int k = 0; k < kPerLaneExperts; ++k)
+      if (!((out >> k) & 1u)) better_of(best, arg, ch[k], lane + 32 * k);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ob = __shfl_xor_sync(0xffffffffu, best, o);
+      const int oa = __shfl_xor_sync(0xffffffffu, arg, o);
+      better_of(best, arg, ob, oa);
+    }
+    if (arg < 0) arg = 0;  // only with fewer experts than top_k left; keeps the indices in range
+    if (arg % 32 == lane) out |= 1u << (arg / 32);
+    const float sc = score(arg);
+    if (lane == 0) {
+      experts[i * top_k + r] = arg;
+      weights[i * top_k + r] = sc;
+    }
+    sum += sc;
+  }
+  const float norm = p.norm_topk_prob ? 1.0f / (sum + 1e-20f) : 1.0f;
+  if (lane == 0)
+    for (int r = 0; r < top_k; ++r) weights[i * top_k + r] = weights[i * top_k + r] * norm * p.routed_scaling_factor;
+}
+
 // One block: counts per expert, their prefix sums, then each slot's row.
 __global__ void group_kernel(const int32_t* experts, int64_t slots, int64_t top_k, int64_t ne, int32_t* offsets,
                              int32_t* row_of_slot, int32_t* token_of_row) {
@@ -202,6 +307,10 @@ cudaError_t launch_route(const float* logits, const float* bias, int64_t n, cons
   if (p.experts > kMaxExperts || p.groups > kMaxGroups || p.groups < 1 || p.experts % p.groups != 0 ||
       p.top_k > p.experts)
     return cudaErrorInvalidValue;
+  if (fast_kernels()) {
+    route_warp_kernel<<<blocks_for(n, kRouteWarps), kRouteWarps * 32, 0, s>>>(logits, bias, n, p, experts, weights);
+    return cudaGetLastError();
+  }
   route_kernel<<<blocks_for(n, 64), 64, 0, s>>>(logits, bias, n, p, experts, weights);
   return cudaGetLastError();
 }

@@ -3,6 +3,8 @@
 // width for up to 8 tokens at a time. Many tokens (prefill): 64x64 tiles
 // through shared memory, the weights dequantized once per tile.
 #include "cuda/dmat_load.cuh"
+#include "cuda/gemm_group.cuh"
+#include "cuda/switches.h"
 #include "cuda/kernels.h"
 
 namespace dsv3::cuda {
@@ -11,29 +13,6 @@ namespace {
 constexpr int kGemvWarps = 8;     // rows per block
 constexpr int kGemvTokens = 8;    // tokens per pass over a row
 constexpr int64_t kGemvMaxN = 16; // beyond this, the tiled kernel
-
-struct Group {
-  DMat w;
-  int64_t row_shift;
-  const float* x;
-  float* out;
-  int64_t count;
-};
-
-__device__ __forceinline__ Group group_of(const GemmArgs& a, int g) {
-  Group r;
-  r.w = a.wtab ? a.wtab[g] : a.w;
-  r.row_shift = static_cast<int64_t>(g) * a.w_row_step;
-  int64_t t0 = 0;
-  r.count = a.n;
-  if (a.offsets) {
-    t0 = a.offsets[g];
-    r.count = a.offsets[g + 1] - t0;
-  }
-  r.x = a.x + g * a.x_group_step + t0 * a.ldx;
-  r.out = a.out + g * a.out_group_step + t0 * a.ldo;
-  return r;
-}
 
 // kWide: cols, ldx and the x offsets are multiples of 8 (aligned wide loads).
 template <bool kWide>
@@ -126,6 +105,7 @@ __global__ void __launch_bounds__(256) tiled_kernel(GemmArgs a) {
 
 cudaError_t launch_gemm(const GemmArgs& a, cudaStream_t s) {
   if (a.rows <= 0 || a.n <= 0 || a.groups <= 0) return cudaSuccess;
+  if (fast_kernels() && gemv_fast_fits(a)) return launch_gemv_fast(a, s);
   if (a.n <= kGemvMaxN) {
     const bool wide = a.cols % 8 == 0 && a.ldx % 8 == 0 && a.x_group_step % 8 == 0 &&
                       reinterpret_cast<uintptr_t>(a.x) % 32 == 0;

@@ -44,5 +44,12 @@ Status route(const ModelConfig&, const float*, const std::vector<float>&, int64_
   return no_cuda();
 }
 Status silu_mul(const float*, const float*, int64_t, float*) { return no_cuda(); }
+Status gemv_fast(const ops::Matrix&, int64_t, int64_t, int, const float*, int64_t, float*) { return no_cuda(); }
+Status matmul_experts(const std::vector<ops::Matrix>&, const std::vector<int32_t>&, const float*, bool, float*) {
+  return no_cuda();
+}
+Status attention_split(const float*, int64_t, const float*, int64_t, int64_t, int64_t, float, bool, int, float*) {
+  return no_cuda();
+}
 }  // namespace dsv3::cuda::op
 #endif

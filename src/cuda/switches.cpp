@@ -1,0 +1,31 @@
+#include "cuda/switches.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+namespace dsv3::cuda {
+namespace {
+
+// On unless the variable is set to 0, off, false or no.
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return true;
+  for (const char* off : {"0", "off", "false", "no", "OFF", "FALSE", "NO"})
+    if (std::strcmp(v, off) == 0) return false;
+  return true;
+}
+
+}  // namespace
+
+bool fast_kernels() {
+  static const bool on = env_on("DSV3_CUDA_FAST");
+  return on;
+}
+
+bool cuda_graphs() {
+  static const bool on = env_on("DSV3_CUDA_GRAPHS");
+  return on;
+}
+
+}  // namespace dsv3::cuda
