@@ -27,13 +27,9 @@
 namespace dsv3 {
 class ThreadPool;
 
-struct Job {
-  std::vector<int32_t> prompt;
-  SamplingParams sampling;
-  int64_t max_tokens = 256;
-  std::vector<std::string> stop;     // stop strings, not included in the output
-  std::vector<int32_t> stop_tokens;  // e.g. EOS ids
-  int32_t top_logprobs = -1;         // < 0: no logprobs; else that many alternatives per token (<= 20)
+// A generation request as generate() takes it, plus what a server may ask.
+struct Job : GenerationRequest {
+  int32_t top_logprobs = -1;  // < 0: no logprobs; else that many alternatives per token (<= 20)
 };
 
 // Log-probabilities under the model's distribution (log-softmax of the raw logits).

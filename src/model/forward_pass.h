@@ -21,6 +21,10 @@ struct SequenceChunk {
   LatentCache* cache = nullptr;
 };
 
+// Checks a batch against a model before it runs: positions, cache shapes,
+// each cache at most once, token ids in the vocabulary. Returns the token count.
+Result<int64_t> check_batch(const ModelConfig& c, std::span<const SequenceChunk> batch);
+
 class ForwardPass {
  public:
   virtual ~ForwardPass() = default;

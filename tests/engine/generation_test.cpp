@@ -14,10 +14,7 @@
 namespace dsv3::test {
 namespace {
 
-const text::Tokenizer& tok() {
-  static auto t = std::move(text::Tokenizer::load(model_dir("tiny") + "/tokenizer.json")).value();
-  return *t;
-}
+const text::Tokenizer& tok() { return tiny_tokenizer(); }
 Transformer& tiny() { return *loaded("tiny").transformer; }
 
 GenerationRequest greedy_request(int64_t n) {

@@ -18,10 +18,7 @@
 namespace dsv3::test {
 namespace {
 
-const text::Tokenizer& tok() {
-  static auto t = std::move(text::Tokenizer::load(model_dir("tiny") + "/tokenizer.json")).value();
-  return *t;
-}
+const text::Tokenizer& tok() { return tiny_tokenizer(); }
 Transformer& tiny() { return *loaded("tiny").transformer; }
 
 std::vector<int32_t> prompt_ids(int k) {

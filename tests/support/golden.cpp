@@ -62,6 +62,15 @@ LoadedModel& loaded(const std::string& name) {
   return models.emplace(name, std::move(m)).first->second;
 }
 
+const text::Tokenizer& tiny_tokenizer() {
+  static const auto t = [] {
+    auto r = text::Tokenizer::load(model_dir("tiny") + "/tokenizer.json");
+    if (!r) throw std::runtime_error(r.error().message);
+    return std::move(r).value();
+  }();
+  return *t;
+}
+
 double logsumexp(const float* v, int64_t n) {
   double mx = v[0];
   for (int64_t i = 1; i < n; ++i) mx = std::max(mx, static_cast<double>(v[i]));

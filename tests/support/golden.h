@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
+#include "text/tokenizer.h"
 
 namespace dsv3::test {
 
@@ -39,6 +40,8 @@ struct LoadedModel {
   std::unique_ptr<Transformer> transformer;
 };
 LoadedModel& loaded(const std::string& name);
+// The bundled tiny model's tokenizer (DeepSeek-V3's), loaded once per process.
+const text::Tokenizer& tiny_tokenizer();
 
 // Runs ids through a fresh cache in chunks of `chunk` (0: all at once) and
 // calls row_fn(row, logits) for every position, computing logits in blocks.
