@@ -3,7 +3,9 @@
 # with build-cuda/device carried (see scripts/package_device.sh): the CUDA
 # tests (per-op parity and goldens), the CLI on a tiny model, and decode /
 # prefill speed on a synthesized v3-mini fp8 against the copy bandwidth.
-# Logs go to $OUT (or /tmp/dsv3-device). Takes about 3 to 5 minutes.
+# Everything runs with the new CUDA paths on and again off (DSV3_CUDA_FAST=0
+# DSV3_CUDA_GRAPHS=0). Logs go to $OUT (or /tmp/dsv3-device); summary.txt
+# holds the results. Takes about 4 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/dsv3-device}"
@@ -28,18 +30,27 @@ if [ "$src" != "$PWD" ] && [ ! -e "$src/tests/data" ]; then
   mkdir -p "$(dirname "$src")" && ln -sfn "$PWD" "$src" && say "linked $src -> $PWD"
 fi
 
-say "CUDA tests ($(elapsed))"
-timeout 300 "$dev/dsv3_tests" --gtest_filter='Cuda*:*Cuda*' --gtest_brief=0 >"$out/gtest.txt" 2>&1
-echo "gtest exit code $?" | tee -a "$summary"
-grep -E "^\[  PASSED  \]|^\[  FAILED  \]|^\[  SKIPPED \] [0-9]+ test|max \|logit|test suites ran" "$out/gtest.txt" | head -60 | tee -a "$summary"
+# every run twice: the new paths on (default) and off (DSV3_CUDA_FAST=0 DSV3_CUDA_GRAPHS=0)
+modes=("fast" "first")
+env_of() { if [ "$1" = fast ]; then echo "DSV3_CUDA_FAST=1 DSV3_CUDA_GRAPHS=1"; else echo "DSV3_CUDA_FAST=0 DSV3_CUDA_GRAPHS=0"; fi; }
+
+for m in "${modes[@]}"; do
+  say "CUDA tests, $m paths: $(env_of "$m") ($(elapsed))"
+  env $(env_of "$m") timeout 150 "$dev/dsv3_tests" --gtest_filter='Cuda*:*Cuda*' --gtest_brief=0 >"$out/gtest-$m.txt" 2>&1
+  echo "gtest ($m) exit code $?" | tee -a "$summary"
+  grep -E "^\[  PASSED  \]|^\[  FAILED  \]|^\[  SKIPPED \] [0-9]+ test|max \|logit|test suites ran" "$out/gtest-$m.txt" | head -40 | tee -a "$summary"
+done
 
 say "CLI on tiny-fp8 ($(elapsed))"
 tiny=tests/data/reference/models/tiny-fp8
-timeout 60 "$dev/dsv3" generate --model "$tiny" --device cuda --ids 0,5,9,13 --max-tokens 8 --temperature 0 --json \
-  >"$out/generate.txt" 2>&1; echo "generate exit $?: $(head -c 300 "$out/generate.txt")" | tee -a "$summary"
 timeout 60 "$dev/dsv3" generate --model "$tiny" --device cpu --ids 0,5,9,13 --max-tokens 8 --temperature 0 --json \
   2>&1 | head -c 300 | sed 's/^/cpu: /' | tee -a "$summary"; echo
-timeout 60 "$dev/dsv3" bench --model "$tiny" --device cuda --prompt-tokens 64 --gen-tokens 32 2>&1 | tee -a "$summary"
+for m in "${modes[@]}"; do
+  env $(env_of "$m") timeout 60 "$dev/dsv3" generate --model "$tiny" --device cuda --ids 0,5,9,13 --max-tokens 8 \
+    --temperature 0 --json >"$out/generate-$m.txt" 2>&1
+  echo "cuda ($m) exit $?: $(head -c 300 "$out/generate-$m.txt")" | tee -a "$summary"
+done
+timeout 60 "$dev/dsv3" bench --model "$tiny" --device cuda --prompt-tokens 64 --gen-tokens 32 --skip-membw 2>&1 | tee -a "$summary"
 
 say "synth v3-mini fp8 ($(elapsed))"
 model=/tmp/dsv3-v3-mini
@@ -47,10 +58,23 @@ if [ ! -f "$model/config.json" ]; then
   timeout 180 "$dev/dsv3" synth --preset v3-mini --dtype fp8 --out "$model" >"$out/synth.txt" 2>&1 ||
     { say "synth failed or timed out: $(tail -c 300 "$out/synth.txt")"; }
 fi
-say "bench v3-mini fp8 on the GPU ($(elapsed))"
+# bench: decode at batch 1 (context 512, then 4096), batch 32 at context 512, prefill of 2048 tokens
+bench() {  # mode, name, args...
+  local m="$1" name="$2"
+  shift 2
+  say "bench $name, $m paths ($(elapsed))"
+  env $(env_of "$m") timeout 100 "$dev/dsv3" bench --model "$model" --device cuda "$@" >"$out/bench-$name-$m.txt" 2>&1
+  echo "exit $?" >>"$out/bench-$name-$m.txt"
+  tee -a "$summary" <"$out/bench-$name-$m.txt"
+}
 if [ -f "$model/config.json" ]; then
-  timeout 150 "$dev/dsv3" bench --model "$model" --device cuda --prompt-tokens 512 --gen-tokens 64 2>&1 | tee -a "$summary"
-  timeout 120 "$dev/dsv3" bench --model "$model" --device cuda --prompt-tokens 2048 --gen-tokens 16 --json \
-    >"$out/bench-2048.json" 2>&1; echo "prefill 2048: $(cat "$out/bench-2048.json")" | tee -a "$summary"
+  for m in "${modes[@]}"; do
+    bench "$m" ctx512-batch32 --prompt-tokens 512 --gen-tokens 64 --batch 32
+    bench "$m" prefill2048-ctx4096 --prompt-tokens 2048 --context 4096 --gen-tokens 32 --skip-membw
+  done
+  # graphs alone off: what the fast kernels give without them
+  say "bench with DSV3_CUDA_GRAPHS=0 only ($(elapsed))"
+  DSV3_CUDA_GRAPHS=0 timeout 100 "$dev/dsv3" bench --model "$model" --device cuda --prompt-tokens 512 --gen-tokens 64 \
+    --batch 32 --skip-membw 2>&1 | tee "$out/bench-nographs.txt" | tee -a "$summary"
 fi
 say "done ($(elapsed))"

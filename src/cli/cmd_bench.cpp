@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -50,7 +53,7 @@ void add_synth(CLI::App& app, int& exit_code) {
 void add_bench(CLI::App& app, int& exit_code) {
   struct Opts {
     ModelOptions model;
-    int64_t prompt_tokens = 512, gen_tokens = 64, context = 0, warmup = 1;
+    int64_t prompt_tokens = 512, gen_tokens = 64, context = 0, warmup = 1, batch = 1;
     bool json = false, skip_membw = false;
   };
   auto o = std::make_shared<Opts>();
@@ -63,6 +66,10 @@ void add_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--warmup", o->warmup,
                   "untimed prefills before the timed one (the first maps the weights' pages in: reported as cold)")
       ->check(CLI::Range(int64_t{0}, int64_t{16}))
+      ->capture_default_str();
+  cmd->add_option("--batch", o->batch,
+                  "also decode this many sequences together (batched forward), each after its own prompt")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--skip-membw", o->skip_membw, "do not run the bandwidth probe");
@@ -101,6 +108,35 @@ void add_bench(CLI::App& app, int& exit_code) {
       if (Status st = s.append(std::span<const int32_t>(&next, 1)); !st) return void(exit_code = fail(1, st.error()));
     }
     const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
+    // batched decode: o->batch sequences at the same context, one token each per step
+    double batch_s = 0.0;
+    if (o->batch > 1) {
+      ForwardPass& fp = *l->transformer;
+      const auto nb = static_cast<std::size_t>(o->batch);
+      const int64_t ctx = std::max(o->prompt_tokens, o->context);
+      std::vector<LatentCache> caches;
+      caches.reserve(nb);
+      std::vector<int32_t> next(nb);
+      std::vector<float> hidden(static_cast<std::size_t>(ctx * c.hidden_size));
+      std::vector<float> logits(static_cast<std::size_t>(o->batch * c.vocab_size));
+      for (std::size_t k = 0; k < nb; ++k) {  // prompts, untimed
+        caches.push_back(fp.make_cache(ctx + o->gen_tokens, o->model.cache()));
+        const auto ids = random_ids(ctx);
+        if (Status st = fp.forward(ids, 0, caches.back(), hidden.data()); !st) return void(exit_code = fail(1, st.error()));
+        fp.logits(hidden.data() + (ctx - 1) * c.hidden_size, 1, logits.data());
+        next[k] = argmax(logits.data(), c.vocab_size);
+      }
+      std::vector<SequenceChunk> chunks(nb);
+      t0 = clock::now();
+      for (int64_t step = 0; step < o->gen_tokens; ++step) {
+        for (std::size_t k = 0; k < nb; ++k) chunks[k] = SequenceChunk{std::span<const int32_t>(&next[k], 1), ctx + step, &caches[k]};
+        if (Status st = fp.forward(chunks, hidden.data()); !st) return void(exit_code = fail(1, st.error()));
+        fp.logits(hidden.data(), o->batch, logits.data());
+        for (std::size_t k = 0; k < nb; ++k)
+          next[k] = argmax(logits.data() + static_cast<int64_t>(k) * c.vocab_size, c.vocab_size);
+      }
+      batch_s = std::chrono::duration<double>(clock::now() - t0).count();
+    }
     const WeightStats ws = weight_stats(l->model->weights, c);
     const double avg_ctx = static_cast<double>(ctx0) + static_cast<double>(o->gen_tokens) / 2.0;
     const double cache_bytes =
@@ -136,6 +172,9 @@ void add_bench(CLI::App& app, int& exit_code) {
         {"decode_gb_per_s", bytes * tps / 1e9},
         {"membw_gb_per_s", membw},
         {"decode_fraction_of_membw", membw > 0 ? bytes * tps / 1e9 / membw : 0.0},
+        {"batch", o->batch},
+        {"batch_decode_tokens_per_s", batch_s > 0 ? static_cast<double>(o->batch * o->gen_tokens) / batch_s : 0.0},
+        {"batch_decode_step_ms", batch_s > 0 ? batch_s * 1e3 / static_cast<double>(o->gen_tokens) : 0.0},
         // weight matmuls of the prompt: lm_head runs for the last row only
         {"prefill_gflop_per_s", 2.0 *
                                     (static_cast<double>(ws.active_params - c.vocab_size * c.hidden_size) * o->prompt_tokens +
@@ -155,6 +194,11 @@ void add_bench(CLI::App& app, int& exit_code) {
                                   human_bytes(bytes), human_bytes(static_cast<double>(ws.active_bytes)),
                                   human_bytes(cache_bytes), bytes * tps / 1e9, membw, gpu ? "GPU copy" : "triad",
                                   100.0 * j["decode_fraction_of_membw"].get<double>()).c_str());
+    if (o->batch > 1)
+      std::printf("%s", fmt::format("batch    {} sequences: {:.1f} tokens/s ({:.2f} ms per step) at context {}..{}\n",
+                                    o->batch, j["batch_decode_tokens_per_s"].get<double>(),
+                                    j["batch_decode_step_ms"].get<double>(), std::max(o->prompt_tokens, o->context),
+                                    std::max(o->prompt_tokens, o->context) + o->gen_tokens).c_str());
   });
 }
 
