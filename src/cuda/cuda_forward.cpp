@@ -290,21 +290,10 @@ Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
 Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_out) {
   const ModelConfig& c = model_.config;
   const int64_t hidden = c.hidden_size;
-  int64_t n = 0;
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    const SequenceChunk& s = batch[k];
-    if (s.start < 0) return make_error("forward: negative start position {}", s.start);
-    if (!s.cache || s.cache->layers() != c.num_hidden_layers || s.cache->width() != c.cache_width())
-      return make_error("forward: cache shape does not match the model");
+  DSV3_ASSIGN_OR_RETURN(const int64_t n, check_batch(c, batch));
+  for (const SequenceChunk& s : batch)
     if (!dynamic_cast<DeviceCacheStore*>(s.cache->external()))
       return make_error("forward: the cache is not a {} cache (make it with this model's make_cache)", device());
-    for (std::size_t j = 0; j < k; ++j)
-      if (batch[j].cache == s.cache && !s.ids.empty() && !batch[j].ids.empty())
-        return make_error("forward: one cache appears twice in a batch");
-    for (int32_t id : s.ids)
-      if (id < 0 || id >= c.vocab_size) return make_error("token id {} is out of range [0, {})", id, c.vocab_size);
-    n += static_cast<int64_t>(s.ids.size());
-  }
   if (n == 0) return {};
   DSV3_CUDA_TRY(cudaSetDevice(device_));
   host_slots_.clear();
