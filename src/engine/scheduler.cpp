@@ -312,10 +312,8 @@ void Scheduler::take_token(Slot& s) {
   e.logprobs = s.logprobs;
   const bool keep = s.job->sink(e);
   s.logprobs.clear();
-  if (!keep) {  // the client went away
-    s.usage.total_seconds = seconds_between(s.job->submitted, Clock::now());
-    release(s);
-  }
+  // the client went away: one last event, so that its tokens can be accounted for
+  if (!keep) finish(s, FinishReason::kCancelled);
 }
 
 void Scheduler::finish(Slot& s, FinishReason why, std::string error) {

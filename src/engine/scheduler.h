@@ -55,7 +55,8 @@ struct JobEvent {
   std::string error;                            // when done by an internal error
 };
 // Called on the engine thread; must not block. Returning false cancels the job
-// (a client that went away): it gets no further events and its slot is freed.
+// (a client that went away): its slot is freed, and the sink gets one last
+// event (done, kCancelled, no text, the usage so far) for its accounting.
 using JobSink = std::function<bool(const JobEvent&)>;
 
 struct SchedulerOptions {

@@ -79,14 +79,13 @@ struct HttpGeneration {
   std::vector<TokenLogprob> lps;    // all logprobs (stream off)
 
   bool on_event(const JobEvent& e) {
-    // read once: returning false ends the job with no further event, so it
-    // must be decided where it is accounted for
+    // read once; a job dropped here still gets a last event (done, with its
+    // usage), where it is accounted for like any other
     const bool gone = session->gone();
-    if (!e.done && gone) {
-      metrics.request(route, 499, seconds_since(t0));
-      return false;
-    }
-    if (stream) {
+    if (!e.done && gone) return false;
+    if (gone) {
+      // nobody to write to
+    } else if (stream) {
       if (!e.text.empty() || !e.logprobs.empty()) session->stream_write(sse_event(builder.chunk(e.text, e.logprobs, logprobs, nullptr)));
       if (e.done) {
         if (!e.error.empty()) {
@@ -365,11 +364,17 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
     const SubmitResult r = scheduler.submit(
         std::move(p.job), [self = shared_from_this(), builder, full, want_lp, t0](const JobEvent& e) {
           auto w = self->ws.lock();
-          if (!e.done && (!w || w->gone())) {  // the connection closed: drop the job
-            std::lock_guard lock(self->mu);
-            self->running = 0;
+          const bool gone = !w || w->gone();
+          if (!e.done && gone) return false;  // the connection closed: drop the job (its last event follows)
+          if (gone) {  // that last event: only accounting, nobody to send to
+            {
+              std::lock_guard lock(self->mu);
+              self->running = 0;
+            }
             self->metrics.request("/ws", 499, seconds_since(t0));
-            return false;
+            self->metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
+            self->limiter.charge(self->client, e.usage.completion_tokens);
+            return true;
           }
           if (!e.text.empty() || !e.logprobs.empty()) {
             full->append(e.text);

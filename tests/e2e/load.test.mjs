@@ -42,6 +42,7 @@ test("16 concurrent streaming clients all get well-formed streams", async () => 
 
 test("a client that disconnects mid-stream frees its sequence at once", async () => {
   const before499 = await metric(server.url, 'dsv3_http_requests_total{route="/v1/chat/completions",status="499"}');
+  const beforeTokens = await metric(server.url, "dsv3_completion_tokens_total");
   await new Promise((resolve, reject) => {
     const req = http.request(server.url + "/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" } }, (res) => {
       let seen = 0;
@@ -64,6 +65,8 @@ test("a client that disconnects mid-stream frees its sequence at once", async ()
   assert.equal(h.active, 0, "sequence still active after 2 s");
   const m = await (await fetch(server.url + "/metrics")).text();
   assert.equal(n499, before499 + 1, "the server did not see the client go:\n" + JSON.stringify(h) + "\n" + m.split("\n").filter((l) => /queue|active|steps|engine/.test(l) && !l.startsWith("#")).join("\n") + "\n" + m.split("\n").filter((l) => l.startsWith("dsv3_http")).join("\n"));
+  // what it generated before leaving still counts (metrics, and tokens/min limits)
+  assert.ok((await metric(server.url, "dsv3_completion_tokens_total")) >= beforeTokens + 3, "its tokens were not counted");
   console.log(`# disconnect noticed and sequence freed within ${Date.now() - t0} ms`);
 });
 
