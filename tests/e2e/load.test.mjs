@@ -65,8 +65,15 @@ test("a client that disconnects mid-stream frees its sequence at once", async ()
   assert.equal(h.active, 0, "sequence still active after 2 s");
   const m = await (await fetch(server.url + "/metrics")).text();
   assert.equal(n499, before499 + 1, "the server did not see the client go:\n" + JSON.stringify(h) + "\n" + m.split("\n").filter((l) => /queue|active|steps|engine/.test(l) && !l.startsWith("#")).join("\n") + "\n" + m.split("\n").filter((l) => l.startsWith("dsv3_http")).join("\n"));
-  // what it generated before leaving still counts (metrics, and tokens/min limits)
-  assert.ok((await metric(server.url, "dsv3_completion_tokens_total")) >= beforeTokens + 3, "its tokens were not counted");
+  // what it generated before leaving (at least the token it was sent) still
+  // counts: metrics, and tokens/min limits
+  let tokens = 0;
+  for (let i = 0; i < 20; i++) {
+    tokens = await metric(server.url, "dsv3_completion_tokens_total");
+    if (tokens > beforeTokens) break;
+    await sleep(50);
+  }
+  assert.ok(tokens >= beforeTokens + 1, `its tokens were not counted (${beforeTokens} -> ${tokens})`);
   console.log(`# disconnect noticed and sequence freed within ${Date.now() - t0} ms`);
 });
 
