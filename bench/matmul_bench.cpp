@@ -73,6 +73,60 @@ BENCHMARK_CAPTURE(BM_Dsv3, bf16, dsv3::DType::BF16, Precision::kExact)->Apply(si
 BENCHMARK_CAPTURE(BM_Dsv3, bf16_dot, dsv3::DType::BF16, Precision::kBf16)->Apply(sizes);
 BENCHMARK(BM_OpenBlasSgemm)->Apply(sizes);
 
+// Decode: one token against many weight rows, so the weight bytes are the
+// cost. "hot": one 2048 x 512 matrix that stays in L2; "stream": a sweep over
+// 64 matrices of 2048 x 4096 (512 MiB in fp8), far past the caches, as
+// decode reads the model. Reported as weight GB/s.
+void BM_Matvec(benchmark::State& state, dsv3::DType dt, bool stream) {
+  const int64_t k = 2048, rows = stream ? 4096 : 512, mats = stream ? 64 : 1;
+  const int64_t elem = static_cast<int64_t>(dsv3::dtype_size(dt));
+  std::vector<uint8_t> bytes(static_cast<std::size_t>(mats * rows * k * elem));
+  std::mt19937 rng(3);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng() & 0x77);  // finite in every dtype
+  const auto x = random_floats(k, 1);
+  std::vector<float> scale(static_cast<std::size_t>((rows / 128) * (k / 128)), 0.01f);
+  std::vector<float> y(static_cast<std::size_t>(rows));
+  std::vector<dsv3::ops::Matrix> ws(static_cast<std::size_t>(mats));
+  for (int64_t i = 0; i < mats; ++i) {
+    auto& w = ws[static_cast<std::size_t>(i)];
+    w.dtype = dt;
+    w.rows = rows;
+    w.cols = k;
+    w.data = bytes.data() + i * rows * k * elem;
+    if (dt == dsv3::DType::F8_E4M3) {
+      w.block_scale = scale.data();
+      w.scale_cols = k / 128;
+    }
+  }
+  for (auto _ : state)
+    for (const auto& w : ws) dsv3::ops::matmul(w, x.data(), k, 1, y.data(), rows, &pool());
+  state.counters["GB"] = benchmark::Counter(static_cast<double>(bytes.size()) * state.iterations() / 1e9,
+                                            benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_Matvec, fp8_hot, dsv3::DType::F8_E4M3, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, bf16_hot, dsv3::DType::BF16, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, f32_hot, dsv3::DType::F32, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, fp8_stream, dsv3::DType::F8_E4M3, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dsv3::DType::BF16, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same sweep as fp8_stream with no arithmetic: a sum over 512 MiB on all
+// threads, the ceiling the matvec streams are compared against in one run.
+void BM_ReadStream(benchmark::State& state) {
+  const int64_t n = int64_t{128} << 20;  // floats
+  std::vector<float> v(static_cast<std::size_t>(n), 1.0f);
+  std::vector<float> sums(static_cast<std::size_t>(pool().size()));
+  for (auto _ : state)
+    pool().parallel_for(n / 64, [&](int64_t b, int64_t e, int t) {
+      float s[16] = {};
+      for (int64_t i = b * 64; i < e * 64; i += 16)
+        for (int l = 0; l < 16; ++l) s[l] += v[static_cast<std::size_t>(i + l)];
+      sums[static_cast<std::size_t>(t)] = s[0] + s[15];
+    });
+  benchmark::DoNotOptimize(sums.data());
+  state.counters["GB"] = benchmark::Counter(4.0 * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ReadStream)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 #if defined(__x86_64__)
 // Peak rates: 12 independent accumulators per thread (enough to cover the
 // instruction latency), on every thread of the pool.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace dsv3 {
@@ -26,8 +27,9 @@ class ThreadPool {
   template <class F>
   void parallel_for(int64_t n, F&& fn) {
     if (n <= 0) return;
-    auto trampoline = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<F*>(ctx))(b, e, t); };
-    run(n, trampoline, &fn);
+    using Fn = std::remove_reference_t<F>;  // a named lambda comes as an lvalue reference
+    auto trampoline = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<Fn*>(ctx))(b, e, t); };
+    run(n, trampoline, const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
  private:

@@ -24,6 +24,12 @@
 #endif
 
 namespace dsv3::cli {
+namespace {
+struct Bandwidth {
+  double triad = 0.0, read = 0.0;  // GB/s
+};
+Bandwidth probe_bandwidth(ThreadPool& pool) { return {measure_triad_gbps(pool), measure_read_gbps(pool)}; }
+}  // namespace
 
 void add_synth(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SynthOptions>();
@@ -102,12 +108,18 @@ void add_bench(CLI::App& app, int& exit_code) {
       if (Status st = s.append(random_ids(o->context - o->prompt_tokens)); !st) return void(exit_code = fail(1, st.error()));
     }
     const int64_t ctx0 = s.position();
+    // The machine's bandwidth drifts by tens of percent within minutes, so the
+    // probes run right before and right after the timed decode.
+    const bool cpu_probe = !o->skip_membw && o->model.device == "cpu";
+    Bandwidth before, after;
+    if (cpu_probe) before = probe_bandwidth(*l->pool);
     t0 = clock::now();
     for (int64_t i = 0; i < o->gen_tokens; ++i) {
       const int32_t next = argmax(s.last_logits().data(), c.vocab_size);
       if (Status st = s.append(std::span<const int32_t>(&next, 1)); !st) return void(exit_code = fail(1, st.error()));
     }
     const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (cpu_probe) after = probe_bandwidth(*l->pool);
     // batched decode: o->batch sequences at the same context, one token each per step
     double batch_s = 0.0;
     if (o->batch > 1) {
@@ -144,9 +156,9 @@ void add_bench(CLI::App& app, int& exit_code) {
     const double tps = static_cast<double>(o->gen_tokens) / decode_s;
     const double bytes = static_cast<double>(ws.active_bytes) + cache_bytes;
     // the ceiling: the CPU's triad bandwidth, or the GPU's device-to-device copy
-    double membw = 0.0;
     const bool gpu = o->model.device != "cpu";
-    if (!o->skip_membw && !gpu) membw = measure_triad_gbps(*l->pool);
+    double membw = (before.triad + after.triad) / 2.0;
+    const double read_bw = (before.read + after.read) / 2.0;
     if (!o->skip_membw && gpu) {
       const int index = o->model.device.size() > 5 ? std::stoi(o->model.device.substr(5)) : 0;
       auto bw = cuda::copy_bandwidth_gbps(index);
@@ -172,6 +184,9 @@ void add_bench(CLI::App& app, int& exit_code) {
         {"decode_gb_per_s", bytes * tps / 1e9},
         {"membw_gb_per_s", membw},
         {"decode_fraction_of_membw", membw > 0 ? bytes * tps / 1e9 / membw : 0.0},
+        {"membw_triad_before_after_gb_per_s", {before.triad, after.triad}},
+        {"membw_read_gb_per_s", read_bw},
+        {"decode_fraction_of_read", read_bw > 0 ? bytes * tps / 1e9 / read_bw : 0.0},
         {"batch", o->batch},
         {"batch_decode_tokens_per_s", batch_s > 0 ? static_cast<double>(o->batch * o->gen_tokens) / batch_s : 0.0},
         {"batch_decode_step_ms", batch_s > 0 ? batch_s * 1e3 / static_cast<double>(o->gen_tokens) : 0.0},
@@ -194,6 +209,11 @@ void add_bench(CLI::App& app, int& exit_code) {
                                   human_bytes(bytes), human_bytes(static_cast<double>(ws.active_bytes)),
                                   human_bytes(cache_bytes), bytes * tps / 1e9, membw, gpu ? "GPU copy" : "triad",
                                   100.0 * j["decode_fraction_of_membw"].get<double>()).c_str());
+    if (cpu_probe)
+      std::printf("%s", fmt::format("         triad {:.1f} before and {:.1f} after decode; read {:.1f} GB/s, decode "
+                                    "uses {:.0f}% of it\n",
+                                    before.triad, after.triad, read_bw,
+                                    100.0 * j["decode_fraction_of_read"].get<double>()).c_str());
     if (o->batch > 1)
       std::printf("%s", fmt::format("batch    {} sequences: {:.1f} tokens/s ({:.2f} ms per step) at context {}..{}\n",
                                     o->batch, j["batch_decode_tokens_per_s"].get<double>(),

@@ -34,4 +34,30 @@ double measure_triad_gbps(ThreadPool& pool, int64_t bytes_per_array, int reps) {
   return best;
 }
 
+double measure_read_gbps(ThreadPool& pool, int64_t bytes, int reps) {
+  constexpr int64_t kLanes = 16;  // independent sums, so the adds keep up with the loads
+  const int64_t n = bytes / static_cast<int64_t>(sizeof(float)) / kLanes * kLanes;
+  std::vector<float> a(n);
+  pool.parallel_for(n / kLanes, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t i = lo * kLanes; i < hi * kLanes; ++i) a[i] = 1.0f;
+  });
+  std::vector<float> sink(static_cast<std::size_t>(pool.size()));
+  double best = 0.0;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(n / kLanes, [&](int64_t lo, int64_t hi, int t) {
+      float s[kLanes] = {};
+      const float* __restrict pa = a.data();
+      for (int64_t i = lo * kLanes; i < hi * kLanes; i += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) s[l] += pa[i + l];
+      sink[static_cast<std::size_t>(t)] = s[0] + s[kLanes - 1];
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(n) * sizeof(float) / s / 1e9);
+  }
+  volatile float keep = sink[0];  // the sums are used
+  (void)keep;
+  return best;
+}
+
 }  // namespace dsv3

@@ -28,21 +28,22 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, std::span<
   const int64_t lora = c.kv_lora_rank, cw = c.cache_width(), vd = c.v_head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
 
-  // queries: [n][heads][nope | rope]
-  float* q = q_.get(n * nh * qk);
+  // the down projections of x (one batch: in decode, one pass over the threads):
+  // the new cache rows and, with q_lora, the query latent
+  float* q = q_.get(n * nh * qk);  // queries: [n][heads][nope | rope]
+  float* kv = kv_.get(n * cw);
+  float* qa = w.q_lora ? q_a_.get(n * c.q_lora_rank) : nullptr;
+  const ops::MatmulJob down[] = {{w.kv_a, x, hidden, n, kv, cw},
+                                 w.q_lora ? ops::MatmulJob{w.q_a, x, hidden, n, qa, c.q_lora_rank}
+                                          : ops::MatmulJob{w.q, x, hidden, n, q, nh * qk}};
+  ops::matmul_batch(down, pool_, precision_);
   if (w.q_lora) {
-    float* qa = q_a_.get(n * c.q_lora_rank);
-    ops::matmul(w.q_a, x, hidden, n, qa, c.q_lora_rank, pool_, precision_);
     for (int64_t i = 0; i < n; ++i)
       ops::rmsnorm(qa + i * c.q_lora_rank, w.q_a_norm.data(), c.q_lora_rank, eps, qa + i * c.q_lora_rank);
     ops::matmul(w.q_b, qa, c.q_lora_rank, n, q, nh * qk, pool_, precision_);
-  } else {
-    ops::matmul(w.q, x, hidden, n, q, nh * qk, pool_, precision_);
   }
 
-  // the new cache rows: normalised latent, then k_pe rotated to its position
-  float* kv = kv_.get(n * cw);
-  ops::matmul(w.kv_a, x, hidden, n, kv, cw, pool_, precision_);
+  // the cache rows: normalised latent, then k_pe rotated to its position
   for (int64_t i = 0; i < n; ++i) {
     float* row = kv + i * cw;
     ops::rmsnorm(row, w.kv_a_norm.data(), lora, eps, row);

@@ -12,13 +12,33 @@
 namespace dsv3 {
 
 void SwiGlu::forward(const SwiGluWeights& w, const float* x, int64_t n, float* out) {
-  const int64_t width = w.gate.rows, hidden = w.gate.cols;
-  float* g = gate_.get(n * width);
-  float* u = up_.get(n * width);
-  ops::matmul(w.gate, x, hidden, n, g, width, pool_, precision_);
-  ops::matmul(w.up, x, hidden, n, u, width, pool_, precision_);
-  ops::silu_mul(g, u, n * width, g);
-  ops::matmul(w.down, g, width, n, out, hidden, pool_, precision_);
+  const SwiGluRun run{&w, x, n, out};
+  forward_many(std::span<const SwiGluRun>(&run, 1));
+}
+
+void SwiGlu::forward_many(std::span<const SwiGluRun> runs) {
+  int64_t total = 0;  // gate/up floats over all runs
+  for (const SwiGluRun& r : runs) total += r.m * r.w->gate.rows;
+  float* g = gate_.get(total);
+  float* u = up_.get(total);
+  jobs_.clear();
+  int64_t at = 0;
+  for (const SwiGluRun& r : runs) {
+    const int64_t width = r.w->gate.rows, hidden = r.w->gate.cols;
+    jobs_.push_back({r.w->gate, r.x, hidden, r.m, g + at, width});
+    jobs_.push_back({r.w->up, r.x, hidden, r.m, u + at, width});
+    at += r.m * width;
+  }
+  ops::matmul_batch(jobs_, pool_, precision_);
+  ops::silu_mul(g, u, total, g);
+  jobs_.clear();
+  at = 0;
+  for (const SwiGluRun& r : runs) {
+    const int64_t width = r.w->gate.rows, hidden = r.w->gate.cols;
+    jobs_.push_back({r.w->down, g + at, width, r.m, r.out, hidden});
+    at += r.m * width;
+  }
+  ops::matmul_batch(jobs_, pool_, precision_);
 }
 
 void route_token(const ModelConfig& c, const float* logits, const std::vector<float>& bias, int32_t* experts,
@@ -87,24 +107,49 @@ void Moe::forward(const MoeWeights& w, const float* x, int64_t n, float* out) {
     for (int64_t k = 0; k < top_k; ++k) by_expert_[routing_.experts[i * top_k + k]].push_back(i * top_k + k);
   }
 
-  // shared experts first: they write out, the routed experts add to it
+  // Experts over a few tokens each (decode) run together, one batch of
+  // products for all; an expert over many tokens (prefill) runs alone.
+  // The sum keeps one order: the shared expert writes out, then the routed
+  // experts add to it in expert order.
+  runs_.clear();
+  run_experts_.clear();
+  int64_t gathered = 0;  // tokens gathered for the pending runs
+  const auto flush = [&] {
+    mlp_.forward_many(runs_);
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+      if (run_experts_[k] < 0) continue;
+      const auto& slots = by_expert_[run_experts_[k]];
+      for (std::size_t r = 0; r < slots.size(); ++r)
+        ops::axpy(routing_.weights[slots[r]], runs_[k].out + static_cast<int64_t>(r) * hidden,
+                  out + slots[r] / top_k * hidden, hidden);
+    }
+    runs_.clear();
+    run_experts_.clear();
+    gathered = 0;
+  };
   if (w.has_shared) {
-    mlp_.forward(w.shared, x, n, out);
+    runs_.push_back({&w.shared, x, n, out});
+    run_experts_.push_back(-1);
+    if (n > ops::kMatvecRows) flush();
   } else {
     std::memset(out, 0, static_cast<std::size_t>(n * hidden) * sizeof(float));
   }
-  // each chosen expert runs once over all its tokens, so its weights are read once
+  // room for every routed slot, so gathered rows stay put until their flush
+  float* xs = gathered_.get(n * top_k * hidden);
+  float* ys = expert_out_.get(n * top_k * hidden);
   for (int64_t e = 0; e < ne; ++e) {
     const auto& slots = by_expert_[e];
     if (slots.empty()) continue;
     const int64_t m = static_cast<int64_t>(slots.size());
-    float* xs = gathered_.get(m * hidden);
-    for (int64_t r = 0; r < m; ++r) std::copy(x + slots[r] / top_k * hidden, x + (slots[r] / top_k + 1) * hidden, xs + r * hidden);
-    float* ys = expert_out_.get(m * hidden);
-    mlp_.forward(w.experts[e], xs, m, ys);
-    for (int64_t r = 0; r < m; ++r)
-      ops::axpy(routing_.weights[slots[r]], ys + r * hidden, out + slots[r] / top_k * hidden, hidden);
+    if (m > ops::kMatvecRows && !runs_.empty()) flush();
+    float* xe = xs + gathered * hidden;
+    for (int64_t r = 0; r < m; ++r) std::copy(x + slots[r] / top_k * hidden, x + (slots[r] / top_k + 1) * hidden, xe + r * hidden);
+    runs_.push_back({&w.experts[e], xe, m, ys + gathered * hidden});
+    run_experts_.push_back(e);
+    gathered += m;
+    if (m > ops::kMatvecRows) flush();
   }
+  if (!runs_.empty()) flush();
 }
 
 }  // namespace dsv3

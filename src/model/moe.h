@@ -2,6 +2,7 @@
 // with sigmoid routing, bias-corrected group-limited top-k and shared experts.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "model/buffer.h"
@@ -12,17 +13,28 @@
 namespace dsv3 {
 class ThreadPool;
 
-// out[n][hidden] = down(silu(gate x) * up x).
+// One SwiGLU product: out[m][hidden] = down(silu(gate x) * up x).
+struct SwiGluRun {
+  const SwiGluWeights* w = nullptr;
+  const float* x = nullptr;  // [m][hidden]
+  int64_t m = 0;
+  float* out = nullptr;      // [m][hidden]
+};
+
 class SwiGlu {
  public:
   explicit SwiGlu(ThreadPool* pool) : pool_(pool) {}
   void forward(const SwiGluWeights& w, const float* x, int64_t n, float* out);
+  // Several MLPs (the experts of a MoE layer): their gate and up products go
+  // in one batch, then their down products in another.
+  void forward_many(std::span<const SwiGluRun> runs);
   void set_precision(ops::Precision p) { precision_ = p; }
 
  private:
   ThreadPool* pool_;
   ops::Precision precision_ = ops::Precision::kExact;
   Buffer gate_, up_;
+  std::vector<ops::MatmulJob> jobs_;
 };
 
 struct Routing {
@@ -50,6 +62,8 @@ class Moe {
   SwiGlu mlp_;
   Buffer logits_, gathered_, expert_out_;
   Routing routing_;
+  std::vector<SwiGluRun> runs_;
+  std::vector<int64_t> run_experts_;  // per run: its expert, or -1 for the shared one
   std::vector<std::vector<int64_t>> by_expert_;  // per expert: slots (token * top_k + k)
 };
 

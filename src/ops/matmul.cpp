@@ -14,7 +14,6 @@ namespace dsv3::ops {
 namespace {
 constexpr int64_t kRowBlock = 16;    // weight rows dequantised together
 constexpr int64_t kTokenBlock = 64;  // activations reused across a row block
-constexpr int64_t kDecodeRows = 4;   // up to this many rows of x: the matvec path
 
 // buf grown to hold floats from a 64-byte boundary (whole vector loads never
 // straddle a cache line); returns that boundary.
@@ -86,14 +85,12 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
     kt.matmul_rows(w, x, ldx, n, y, ldy, 0, w.rows);
     return;
   }
+  if (n <= kMatvecRows) {  // decode: each thread streams its share of the rows
+    const MatmulJob job{w, x, ldx, n, y, ldy};
+    return matmul_batch(std::span<const MatmulJob>(&job, 1), pool, precision);
+  }
   // contiguous row ranges, a multiple of 16 rows each (whole fp8 sub-blocks)
   const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
-  if (n <= kDecodeRows) {  // decode: each thread streams its share of the rows
-    pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
-      kt.matmul_rows(w, x, ldx, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
-    });
-    return;
-  }
   // x transposed once (split over the threads), then rows of w split over them
   thread_local std::vector<float> xt_buf;
   const int64_t npad = kt.padded_tokens(n), k = w.cols;
@@ -102,6 +99,31 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, i
   pool->parallel_for(blocks, [&](int64_t b, int64_t e, int) {
     kt.matmul_transposed_x(w, xt, npad, n, y, ldy, b * kRowBlock, std::min(w.rows, e * kRowBlock));
   });
+}
+
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool, Precision precision) {
+  const auto blocks_of = [](const MatmulJob& j) { return (j.w.rows + kRowBlock - 1) / kRowBlock; };
+  int64_t blocks = 0;  // of the matvec jobs, all together
+  for (const MatmulJob& j : jobs) {
+    if (j.n > kMatvecRows) matmul(j.w, j.x, j.ldx, j.n, j.y, j.ldy, pool, precision);
+    else blocks += blocks_of(j);
+  }
+  if (blocks == 0) return;
+  const cpu::KernelTable& kt = cpu::kernels();
+  // blocks [b0, b1) of the matvec jobs laid end to end: each thread streams one
+  // contiguous share, which crosses from one matrix into the next
+  const auto run = [&](int64_t b0, int64_t b1, int) {
+    int64_t first = 0;  // the job's first block
+    for (const MatmulJob& j : jobs) {
+      if (j.n > kMatvecRows) continue;
+      const int64_t nb = blocks_of(j), lo = std::max(b0, first), hi = std::min(b1, first + nb);
+      if (lo < hi)
+        kt.matmul_rows(j.w, j.x, j.ldx, j.n, j.y, j.ldy, (lo - first) * kRowBlock, std::min(j.w.rows, (hi - first) * kRowBlock));
+      first += nb;
+    }
+  };
+  if (pool == nullptr || pool->size() == 1) run(0, blocks, 0);
+  else pool->parallel_for(blocks, run);
 }
 
 void matmul_transposed(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {

@@ -1,6 +1,7 @@
 // Matrix products with weights in their stored dtype.
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "ops/matrix.h"
 
@@ -21,6 +22,24 @@ constexpr int64_t kBf16MinRows = 8;
 // x rows are ldx floats apart, y rows ldy. pool may be null (one thread).
 void matmul(const Matrix& w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy, ThreadPool* pool,
             Precision precision = Precision::kExact);
+
+// Up to this many rows of x, a product is a pass over the weights (decode).
+constexpr int64_t kMatvecRows = 4;
+
+// One product of matmul_batch: y = x W^T as above.
+struct MatmulJob {
+  Matrix w;
+  const float* x = nullptr;
+  int64_t ldx = 0, n = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+// Independent products, each as matmul() computes it. Those over a few rows
+// (decode) share one pass over the threads, their rows split evenly, so
+// small matrices (MoE experts) cost one dispatch together, not one each;
+// the others run one after another.
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool, Precision precision = Precision::kExact);
 
 // The same product through the plain per-element decoder: what the fast
 // kernels are tested against.

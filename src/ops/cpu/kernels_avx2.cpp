@@ -1,4 +1,6 @@
 // The kernels for avx2: kernels_impl.inc compiled with this target.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 

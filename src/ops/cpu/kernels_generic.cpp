@@ -1,4 +1,6 @@
 // The kernels for generic: kernels_impl.inc compiled with this target.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 

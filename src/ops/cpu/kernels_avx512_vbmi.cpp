@@ -1,0 +1,29 @@
+// The kernels for avx512 with VBMI and GFNI (Ice Lake, Zen 4 and later):
+// kernels_impl.inc compiled with this target; fp8 weights decode with byte
+// permutes (see load_fp8x64_unbiased).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "ops/cpu/kernels.h"
+#include "tensor/dtype.h"
+
+#if defined(__x86_64__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+// GCC 12 warns inside its own _mm512_undefined_* (PR 105593)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,gfni,avx2,fma,f16c,bmi2")
+
+#include <immintrin.h>
+
+namespace dsv3::ops::cpu::avx512_vbmi {
+
+constexpr int kW = 16;
+constexpr const char* kIsaName = "avx512_vbmi";
+#define DSV3_KERNELS_AVX512 1
+#define DSV3_KERNELS_AVX512_VBMI 1
+#include "ops/cpu/kernels_impl.inc"
+
+}  // namespace dsv3::ops::cpu::avx512_vbmi
+#endif
