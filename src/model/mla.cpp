@@ -1,6 +1,7 @@
 #include "model/mla.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/thread_pool.h"
 #include "ops/attention.h"
@@ -10,6 +11,8 @@
 namespace dsv3 {
 
 namespace {
+constexpr int64_t kMinKeysPerPart = 256;  // below this, splitting one query's keys costs more than it saves
+
 ops::Rope make_rope(const ModelConfig& c) {
   const int dim = static_cast<int>(c.qk_rope_head_dim);
   return c.yarn ? ops::Rope(dim, c.rope_theta, *c.yarn) : ops::Rope(dim, c.rope_theta);
@@ -67,33 +70,70 @@ void MlaAttention::forward(const AttentionWeights& w, const float* x, std::span<
     }
   });
 
-  // attention over the latent cache; work items are (token, head), contiguous
-  // heads of one token share each cache row load
+  // attention over the latent cache
   float* lat = latent_out_.get(n * nh * lora);
   const int64_t per_thread = ops::shared_kv_attention_scratch(nh);
   float* scratch = attn_scratch_.get(per_thread * pool_->size());
-  pool_->parallel_for(n * nh, [&](int64_t b, int64_t e, int t) {
-    for (int64_t item = b; item < e;) {
-      const int64_t i = item / nh, h0 = item % nh;
-      const int64_t h1 = std::min(nh, h0 + (e - item));
-      ops::SharedKvAttention a;
-      a.q = q_abs + (i * nh + h0) * cw;
-      a.ldq = cw;
-      a.nq = h1 - h0;
-      const LatentCache& cache = *rows[i].cache;
-      a.kv = cache.row(layer, 0);
-      a.kv_dtype = cache.dtype();
-      a.ldkv = cw;
-      a.n_kv = rows[i].pos + 1;  // causal: itself and everything before
-      a.dk = cw;
-      a.dv = lora;
-      a.scale = softmax_scale_;
-      a.out = lat + (i * nh + h0) * lora;
-      a.ldo = lora;
-      ops::shared_kv_attention(a, scratch + per_thread * t);
-      item += h1 - h0;
+  const auto attention = [&](int64_t i, int64_t h0, int64_t h1) {  // token i, heads [h0, h1)
+    ops::SharedKvAttention a;
+    a.q = q_abs + (i * nh + h0) * cw;
+    a.ldq = cw;
+    a.nq = h1 - h0;
+    const LatentCache& cache = *rows[i].cache;
+    a.kv = cache.row(layer, 0);
+    a.kv_dtype = cache.dtype();
+    a.ldkv = cw;
+    a.n_kv = rows[i].pos + 1;  // causal: itself and everything before
+    a.dk = cw;
+    a.dv = lora;
+    a.scale = softmax_scale_;
+    a.out = lat + (i * nh + h0) * lora;
+    a.ldo = lora;
+    return a;
+  };
+  const int64_t threads = pool_->size();
+  int64_t longest = 0;
+  for (const TokenSlot& r : rows) longest = std::max(longest, r.pos + 1);
+  if (n < threads && longest >= 2 * kMinKeysPerPart) {
+    // fewer tokens than threads (decode): each token's keys are split over
+    // the threads, every thread reading its share of the cache once for all
+    // heads; the parts are merged after
+    const int64_t parts = threads / n;
+    float* outs = parts_.get(n * parts * (nh * lora + 2 * nh));
+    float* stats = outs + n * parts * nh * lora;  // per token: max [part][nh], then sum [part][nh]
+    pool_->parallel_for(n * parts, [&](int64_t b, int64_t e, int t) {
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t i = item / parts, p = item % parts;
+        ops::SharedKvAttention a = attention(i, 0, nh);
+        const int64_t k0 = a.n_kv * p / parts, k1 = a.n_kv * (p + 1) / parts;
+        a.kv = rows[i].cache->row(layer, k0);
+        a.n_kv = k1 - k0;
+        a.out = outs + item * nh * lora;
+        float* max = stats + i * 2 * parts * nh + p * nh;
+        float* sum = max + parts * nh;
+        if (a.n_kv == 0) {  // a part with no keys weighs nothing in the merge
+          std::fill(max, max + nh, -std::numeric_limits<float>::infinity());
+          continue;
+        }
+        ops::shared_kv_attention_partial(a, scratch + per_thread * t, max, sum);
+      }
+    });
+    for (int64_t i = 0; i < n; ++i) {
+      const float* max = stats + i * 2 * parts * nh;
+      ops::merge_attention_partials(nh, lora, parts, outs + i * parts * nh * lora, nh * lora, max, max + parts * nh,
+                                    lat + i * nh * lora, lora);
     }
-  });
+  } else {
+    // work items are (token, head); contiguous heads of one token share each cache row load
+    pool_->parallel_for(n * nh, [&](int64_t b, int64_t e, int t) {
+      for (int64_t item = b; item < e;) {
+        const int64_t i = item / nh, h0 = item % nh;
+        const int64_t h1 = std::min(nh, h0 + (e - item));
+        ops::shared_kv_attention(attention(i, h0, h1), scratch + per_thread * t);
+        item += h1 - h0;
+      }
+    });
+  }
 
   // values: each head's latent output through its W_uv, then o_proj
   float* heads = head_out_.get(n * nh * vd);

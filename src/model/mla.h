@@ -38,7 +38,7 @@ class MlaAttention {
   ops::Precision precision_ = ops::Precision::kExact;
   ops::Rope rope_;
   float softmax_scale_;
-  Buffer q_a_, q_, kv_, q_abs_, latent_out_, head_out_, attn_scratch_;
+  Buffer q_a_, q_, kv_, q_abs_, latent_out_, head_out_, attn_scratch_, parts_;
 };
 
 }  // namespace dsv3

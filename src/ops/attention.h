@@ -27,4 +27,14 @@ int64_t shared_kv_attention_scratch(int64_t nq);
 
 void shared_kv_attention(const SharedKvAttention& a, float* scratch);
 
+// The same over a part of the keys, for splitting one query's keys over
+// threads: out gets the unnormalised sum of exp(s - max) * value, and
+// run_max[nq] / run_sum[nq] the max and the sum of exp(s - max).
+void shared_kv_attention_partial(const SharedKvAttention& a, float* scratch, float* run_max, float* run_sum);
+
+// Combines `parts` partial results (out [nq][dv] at outs + p * part_stride,
+// max and sum at [p][nq]) into the normalised out [nq][dv], rows ldo apart.
+void merge_attention_partials(int64_t nq, int64_t dv, int64_t parts, const float* outs, int64_t part_stride,
+                              const float* maxes, const float* sums, float* out, int64_t ldo);
+
 }  // namespace dsv3::ops

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/thread_pool.h"
+#include "ops/attention.h"
 #include "ops/cpu/kernels.h"
 #include "ops/matmul.h"
 #include "support/random_matrix.h"
@@ -122,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, KernelsVsReference, testing::ValuesIn(cases()), []
 
 // Every fp8 byte (but the two NaNs) in every column position of a vector
 // chunk, one token and four: each ISA's decoders must agree on each value.
-class Fp8PerIsa : public testing::TestWithParam<std::string> {
+class KernelsPerIsa : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (!ops::cpu::force_isa(GetParam())) GTEST_SKIP() << GetParam() << " is not available on this CPU";
@@ -130,7 +131,7 @@ class Fp8PerIsa : public testing::TestWithParam<std::string> {
   void TearDown() override { ops::cpu::force_isa(ops::cpu::available_isas().front()); }
 };
 
-TEST_P(Fp8PerIsa, EveryByte) {
+TEST_P(KernelsPerIsa, EveryByte) {
   TestMatrix w = random_matrix(DType::F8_E4M3, 64, 256, 5);
   for (int64_t r = 0; r < 64; ++r)
     for (int64_t j = 0; j < 256; ++j) {
@@ -146,8 +147,68 @@ TEST_P(Fp8PerIsa, EveryByte) {
     for (int64_t i = 0; i < n * 64; ++i) ASSERT_NEAR(got[i], ref[i], 1e-5 * (std::fabs(ref[i]) + 1)) << "n=" << n << " at " << i;
   }
 }
-INSTANTIATE_TEST_SUITE_P(Ops, Fp8PerIsa, testing::Values("avx512_vbmi", "avx512", "avx2", "generic"),
+INSTANTIATE_TEST_SUITE_P(Ops, KernelsPerIsa, testing::Values("avx512_vbmi", "avx512", "avx2", "generic"),
                          [](const auto& info) { return info.param; });
+
+// MLA decode shapes (16 heads and 5 more, 576-wide rows, values the first
+// 512) on each ISA's attention blocks, f32 and f16 caches, against double
+// arithmetic; and the same keys split in three parts and merged.
+TEST_P(KernelsPerIsa, AttentionBlocksAndSplitKeys) {
+  for (DType dt : {DType::F32, DType::F16})
+    for (int64_t nq : {16, 5}) {
+      const int64_t dk = 576, dv = 512, n_kv = 300;
+      std::mt19937 rng(static_cast<uint32_t>(nq));
+      std::normal_distribution<float> nd;
+      std::vector<float> q(nq * dk), kv(n_kv * dk);
+      for (auto& v : q) v = nd(rng) * 0.2f;
+      for (auto& v : kv) v = nd(rng);
+      std::vector<uint16_t> kv16(kv.size());
+      if (dt == DType::F16)
+        for (std::size_t i = 0; i < kv.size(); ++i) kv[i] = f16_to_f32(kv16[i] = f32_to_f16(kv[i]));
+      ops::SharedKvAttention a;
+      a.q = q.data();
+      a.ldq = dk;
+      a.nq = nq;
+      a.kv = dt == DType::F16 ? static_cast<const void*>(kv16.data()) : static_cast<const void*>(kv.data());
+      a.kv_dtype = dt;
+      a.ldkv = dk;
+      a.n_kv = n_kv;
+      a.dk = dk;
+      a.dv = dv;
+      a.scale = 0.05f;
+      std::vector<float> got(nq * dv), scratch(ops::shared_kv_attention_scratch(nq));
+      a.out = got.data();
+      a.ldo = dv;
+      ops::shared_kv_attention(a, scratch.data());
+      // three parts of the keys, then merged
+      const int64_t cuts[] = {0, 100, 229, n_kv};
+      std::vector<float> parts(3 * nq * dv), maxes(3 * nq), sums(3 * nq), merged(nq * dv);
+      for (int p = 0; p < 3; ++p) {
+        ops::SharedKvAttention part = a;
+        part.kv = static_cast<const char*>(a.kv) + cuts[p] * dk * static_cast<int64_t>(dtype_size(dt));
+        part.n_kv = cuts[p + 1] - cuts[p];
+        part.out = parts.data() + p * nq * dv;
+        ops::shared_kv_attention_partial(part, scratch.data(), maxes.data() + p * nq, sums.data() + p * nq);
+      }
+      ops::merge_attention_partials(nq, dv, 3, parts.data(), nq * dv, maxes.data(), sums.data(), merged.data(), dv);
+      for (int64_t h = 0; h < nq; ++h) {
+        std::vector<double> sc(n_kv);
+        double mx = -1e300, total = 0;
+        for (int64_t j = 0; j < n_kv; ++j) {
+          double d = 0;
+          for (int64_t e = 0; e < dk; ++e) d += double(q[h * dk + e]) * kv[j * dk + e];
+          mx = std::max(mx, sc[j] = 0.05 * d);
+        }
+        for (auto& v : sc) total += (v = std::exp(v - mx));
+        for (int64_t c = 0; c < dv; ++c) {
+          double ref = 0;
+          for (int64_t j = 0; j < n_kv; ++j) ref += sc[j] / total * kv[j * dk + c];
+          ASSERT_NEAR(got[h * dv + c], ref, 2e-5) << dtype_name(dt) << " nq " << nq << " head " << h << " col " << c;
+          ASSERT_NEAR(merged[h * dv + c], ref, 2e-5) << "merged, " << dtype_name(dt) << " nq " << nq;
+        }
+      }
+    }
+}
 
 TEST(Kernels, Fp8EncodeRoundTrips) {
   for (int v = 0; v < 256; ++v) {

@@ -12,6 +12,13 @@
 
 namespace dsv3::ops::cpu {
 
+// Rows of a key/value cache: n rows, ld elements apart, f32 or f16.
+struct KvRows {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t ld = 0, n = 0;
+};
+
 struct KernelTable {
   const char* name;
   // y[i][r] = x_i . w_r for rows [r0, r1) of w and tokens i < n.
@@ -27,6 +34,15 @@ struct KernelTable {
   void (*transpose_x)(const float* x, int64_t ldx, int64_t n, int64_t k, float* xt, int64_t j0, int64_t j1);
   void (*matmul_transposed_x)(const Matrix& w, const float* xt, int64_t npad, int64_t n, float* y, int64_t ldy,
                               int64_t r0, int64_t r1);
+  // Attention over a block of cache rows (ops/attention.cpp runs the online
+  // softmax around these): s[h][j] = scale * q_h . row_j[0:dk] for h < nq;
+  // out[h][0:dv] += sum_j p[h][j] * row_j[0:dv]; s[j] = exp(s[j] - m) for
+  // j < n (m >= every s[j]), returning their sum.
+  void (*attention_scores)(const float* q, int64_t ldq, int64_t nq, int64_t dk, const KvRows& kv, float scale,
+                           float* s, int64_t lds);
+  void (*attention_values)(const float* p, int64_t ldp, int64_t nq, int64_t dv, const KvRows& kv, float* out,
+                           int64_t ldo);
+  float (*exp_sum)(float* s, int64_t n, float m);
 };
 
 // Products with bf16 multiplies: x and w rounded to bf16, sums in f32.
