@@ -48,7 +48,7 @@ TEST_P(GoldensPerIsa, Fp8AndBf16Models) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Golden, GoldensPerIsa, testing::Values("avx512_vbmi", "avx512", "avx2", "generic"),
+INSTANTIATE_TEST_SUITE_P(Golden, GoldensPerIsa, testing::Values("avx512", "avx2", "generic"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -11,8 +11,6 @@ bool cpu_has(const std::string& isa) {
   if (isa == "avx512")
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  if (isa == "avx512_vbmi")
-    return cpu_has("avx512") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
   if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (isa == "avx512_bf16") return cpu_has("avx512") && __builtin_cpu_supports("avx512bf16");
 #endif
@@ -21,7 +19,6 @@ bool cpu_has(const std::string& isa) {
 
 const KernelTable* table_for(const std::string& isa) {
 #if defined(__x86_64__)
-  if (isa == "avx512_vbmi") return &avx512_vbmi::kTable;
   if (isa == "avx512") return &avx512::kTable;
   if (isa == "avx2") return &avx2::kTable;
 #endif
@@ -42,7 +39,7 @@ std::atomic<const KernelTable*>& current() {
 
 std::vector<std::string> available_isas() {
   std::vector<std::string> out;
-  for (const char* isa : {"avx512_vbmi", "avx512", "avx2", "generic"})
+  for (const char* isa : {"avx512", "avx2", "generic"})
     if (cpu_has(isa) && table_for(isa)) out.emplace_back(isa);
   return out;
 }
@@ -58,7 +55,7 @@ bool force_isa(const std::string& name) {
 const Bf16Kernels* bf16_kernels() {
 #if defined(__x86_64__)
   static const bool supported = cpu_has("avx512_bf16");
-  if (supported && (&kernels() == &avx512::kTable || &kernels() == &avx512_vbmi::kTable)) return &avx512_bf16::kBf16;
+  if (supported && &kernels() == &avx512::kTable) return &avx512_bf16::kBf16;
 #endif
   return nullptr;
 }

@@ -1,8 +1,7 @@
-// CPU kernels compiled once per instruction set (AVX-512 with VBMI and GFNI,
-// AVX-512, AVX2+FMA, and a generic build: SSE2 on x86-64, NEON on aarch64)
-// from one source, kernels_impl.inc. The table for the running CPU is chosen
-// once; tests and benchmarks can force another
-// (DSV3_ISA=avx512_vbmi|avx512|avx2|generic).
+// CPU kernels compiled once per instruction set (AVX-512, AVX2+FMA, and a
+// generic build: SSE2 on x86-64, NEON on aarch64) from one source,
+// kernels_impl.inc. The table for the running CPU is chosen once; tests and
+// benchmarks can force another (DSV3_ISA=avx512|avx2|generic).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -65,9 +64,6 @@ bool force_isa(const std::string& name);
 // the table's instruction set) has no bf16 dot product.
 const Bf16Kernels* bf16_kernels();
 
-namespace avx512_vbmi {
-extern const KernelTable kTable;
-}
 namespace avx512 {
 extern const KernelTable kTable;
 }

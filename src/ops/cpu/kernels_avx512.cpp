@@ -11,6 +11,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 // GCC 12 warns inside its own _mm512_undefined_* (PR 105593)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi2")
 
 #include <immintrin.h>
