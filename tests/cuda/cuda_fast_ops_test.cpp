@@ -14,25 +14,13 @@
 #include "cuda/cuda_forward.h"
 #include "cuda/cuda_ops.h"
 #include "ops/attention.h"
+#include "support/attention_reference.h"
 #include "support/random_matrix.h"
+#include "support/skip_without_gpu.h"
 #include "tensor/dtype.h"
 
 namespace dsv3::test {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                             \
-  do {                                                 \
-    std::string why_;                                  \
-    if (!cuda::available(&why_)) GTEST_SKIP() << why_; \
-  } while (0)
-
-std::vector<float> random_vector(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
 
 // Worst |out - ref| / sum |w x| over groups of rows x columns of x.
 double grouped_error(const TestMatrix& m, int64_t rows, int64_t cols, int groups, const std::vector<float>& x,
@@ -150,28 +138,14 @@ TEST(CudaFastOps, SplitAttentionOverCache) {
           const int64_t nq = 16;
           const std::vector<float> q = random_vector(nq * width, 4, 0.3f);
           std::vector<float> kv = random_vector(n_kv * width, 5);
-          std::vector<float> got(static_cast<std::size_t>(nq * dv), NAN), want(got.size());
+          std::vector<float> got(static_cast<std::size_t>(nq * dv), NAN);
           const float scale = 0.1f;
           const Status st =
               cuda::op::attention_split(q.data(), nq, kv.data(), n_kv, width, dv, scale, f16, splits, got.data());
           ASSERT_TRUE(st.ok()) << st.error().message;
           if (f16)
             for (float& v : kv) v = f16_to_f32(f32_to_f16(v));
-          ops::SharedKvAttention a;
-          a.q = q.data();
-          a.ldq = width;
-          a.nq = nq;
-          a.kv = kv.data();
-          a.kv_dtype = DType::F32;
-          a.ldkv = width;
-          a.n_kv = n_kv;
-          a.dk = width;
-          a.dv = dv;
-          a.scale = scale;
-          a.out = want.data();
-          a.ldo = dv;
-          std::vector<float> scratch(static_cast<std::size_t>(ops::shared_kv_attention_scratch(nq)));
-          ops::shared_kv_attention(a, scratch.data());
+          const std::vector<float> want = cpu_attention(q.data(), nq, kv.data(), n_kv, width, dv, scale);
           for (std::size_t i = 0; i < got.size(); ++i)
             ASSERT_NEAR(got[i], want[i], 1e-5) << "f16=" << f16 << " n_kv=" << n_kv << " splits=" << splits
                                                << " width=" << width << " at " << i;

@@ -9,6 +9,7 @@
 #include "ops/attention.h"
 #include "ops/cpu/kernels.h"
 #include "ops/matmul.h"
+#include "support/attention_reference.h"
 #include "support/random_matrix.h"
 
 namespace dsv3::test {
@@ -165,20 +166,9 @@ TEST_P(KernelsPerIsa, AttentionBlocksAndSplitKeys) {
       std::vector<uint16_t> kv16(kv.size());
       if (dt == DType::F16)
         for (std::size_t i = 0; i < kv.size(); ++i) kv[i] = f16_to_f32(kv16[i] = f32_to_f16(kv[i]));
-      ops::SharedKvAttention a;
-      a.q = q.data();
-      a.ldq = dk;
-      a.nq = nq;
-      a.kv = dt == DType::F16 ? static_cast<const void*>(kv16.data()) : static_cast<const void*>(kv.data());
-      a.kv_dtype = dt;
-      a.ldkv = dk;
-      a.n_kv = n_kv;
-      a.dk = dk;
-      a.dv = dv;
-      a.scale = 0.05f;
       std::vector<float> got(nq * dv), scratch(ops::shared_kv_attention_scratch(nq));
-      a.out = got.data();
-      a.ldo = dv;
+      const void* rows = dt == DType::F16 ? static_cast<const void*>(kv16.data()) : static_cast<const void*>(kv.data());
+      const ops::SharedKvAttention a{q.data(), dk, nq, rows, dk, n_kv, dk, dv, 0.05f, got.data(), dv, dt};
       ops::shared_kv_attention(a, scratch.data());
       // three parts of the keys, then merged
       const int64_t cuts[] = {0, 100, 229, n_kv};
@@ -191,21 +181,10 @@ TEST_P(KernelsPerIsa, AttentionBlocksAndSplitKeys) {
         ops::shared_kv_attention_partial(part, scratch.data(), maxes.data() + p * nq, sums.data() + p * nq);
       }
       ops::merge_attention_partials(nq, dv, 3, parts.data(), nq * dv, maxes.data(), sums.data(), merged.data(), dv);
-      for (int64_t h = 0; h < nq; ++h) {
-        std::vector<double> sc(n_kv);
-        double mx = -1e300, total = 0;
-        for (int64_t j = 0; j < n_kv; ++j) {
-          double d = 0;
-          for (int64_t e = 0; e < dk; ++e) d += double(q[h * dk + e]) * kv[j * dk + e];
-          mx = std::max(mx, sc[j] = 0.05 * d);
-        }
-        for (auto& v : sc) total += (v = std::exp(v - mx));
-        for (int64_t c = 0; c < dv; ++c) {
-          double ref = 0;
-          for (int64_t j = 0; j < n_kv; ++j) ref += sc[j] / total * kv[j * dk + c];
-          ASSERT_NEAR(got[h * dv + c], ref, 2e-5) << dtype_name(dt) << " nq " << nq << " head " << h << " col " << c;
-          ASSERT_NEAR(merged[h * dv + c], ref, 2e-5) << "merged, " << dtype_name(dt) << " nq " << nq;
-        }
+      const std::vector<double> ref = attention_reference(q.data(), nq, dk, kv.data(), dk, n_kv, dv, 0.05);
+      for (int64_t i = 0; i < nq * dv; ++i) {
+        ASSERT_NEAR(got[i], ref[i], 2e-5) << dtype_name(dt) << " nq " << nq << " head " << i / dv << " col " << i % dv;
+        ASSERT_NEAR(merged[i], ref[i], 2e-5) << "merged, " << dtype_name(dt) << " nq " << nq;
       }
     }
 }

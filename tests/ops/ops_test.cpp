@@ -11,19 +11,12 @@
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "support/attention_reference.h"
 #include "support/random_matrix.h"
 #include "tensor/dtype.h"
 
 namespace dsv3::test {
 namespace {
-
-std::vector<float> random_vec(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
 
 class MatmulByDtype : public testing::TestWithParam<DType> {};
 
@@ -31,7 +24,7 @@ TEST_P(MatmulByDtype, MatchesReference) {
   ThreadPool pool(2);
   for (auto [rows, cols, n] : {std::tuple{1, 1, 1}, {37, 300, 3}, {160, 96, 70}, {257, 129, 2}}) {
     const TestMatrix w = random_matrix(GetParam(), rows, cols, rows * 7 + cols);
-    const auto x = random_vec(n * cols, 5);
+    const auto x = random_vector(n * cols, 5);
     std::vector<float> y(n * rows), y1(n * rows);
     ops::matmul(w.view, x.data(), cols, n, y.data(), rows, &pool);
     ops::matmul(w.view, x.data(), cols, n, y1.data(), rows, nullptr);
@@ -50,7 +43,7 @@ TEST_P(MatmulByDtype, TransposedAndRowSliceMatchReference) {
   const TestMatrix w = random_matrix(GetParam(), rows, cols, 11);
   const int64_t r0 = 130, nr = 40;  // crosses a 128-row scale block
   const ops::Matrix slice = w.view.row_slice(r0, nr);
-  const auto x = random_vec(n * nr, 3);
+  const auto x = random_vector(n * nr, 3);
   std::vector<float> y(n * cols);
   ops::matmul_transposed(slice, x.data(), nr, n, y.data(), cols);
   for (int64_t i = 0; i < n; ++i)
@@ -88,7 +81,7 @@ TEST(Dtype, Bf16AndF16) {
 }
 
 TEST(Ops, RmsNorm) {
-  const auto x = random_vec(100, 1), w = random_vec(100, 2);
+  const auto x = random_vector(100, 1), w = random_vector(100, 2);
   std::vector<float> y(100);
   ops::rmsnorm(x.data(), w.data(), 100, 1e-6f, y.data());
   double ss = 0;
@@ -106,7 +99,7 @@ TEST(Ops, SiluMul) {
 
 TEST(Ops, RopeRotatesInterleavedPairs) {
   const ops::Rope rope(8, 10000.0);
-  std::vector<float> x = random_vec(8, 9), y = x;
+  std::vector<float> x = random_vector(8, 9), y = x;
   rope.apply(y.data(), 7);
   for (int i = 0; i < 4; ++i) {
     const double f = std::pow(10000.0, -2.0 * i / 8.0), a = 7 * f;
@@ -143,32 +136,18 @@ TEST(Ops, YarnFrequencies) {
 TEST(Ops, SharedKvAttentionMatchesSoftmaxReference) {
   const int64_t nq = 3, dk = 20, dv = 12, ldkv = 24;
   for (int64_t n_kv : {1, 5, 128, 300}) {
-    const auto q = random_vec(nq * dk, 1), kv = random_vec(n_kv * ldkv, 2);
+    const auto q = random_vector(nq * dk, 1), kv = random_vector(n_kv * ldkv, 2);
     std::vector<float> out(nq * dv), scratch(ops::shared_kv_attention_scratch(nq));
     ops::SharedKvAttention a{q.data(), dk, nq, kv.data(), ldkv, n_kv, dk, dv, 0.3f, out.data(), dv};
     ops::shared_kv_attention(a, scratch.data());
-    for (int64_t h = 0; h < nq; ++h) {
-      std::vector<double> s(n_kv);
-      double mx = -1e300, sum = 0;
-      for (int64_t j = 0; j < n_kv; ++j) {
-        double d = 0;
-        for (int64_t k = 0; k < dk; ++k) d += double(q[h * dk + k]) * kv[j * ldkv + k];
-        s[j] = 0.3 * d;
-        mx = std::max(mx, s[j]);
-      }
-      for (auto& v : s) sum += (v = std::exp(v - mx));
-      for (int64_t c = 0; c < dv; ++c) {
-        double ref = 0;
-        for (int64_t j = 0; j < n_kv; ++j) ref += s[j] / sum * kv[j * ldkv + c];
-        ASSERT_NEAR(out[h * dv + c], ref, 1e-5) << "n_kv " << n_kv;
-      }
-    }
+    const std::vector<double> ref = attention_reference(q.data(), nq, dk, kv.data(), ldkv, n_kv, dv, 0.3);
+    for (int64_t i = 0; i < nq * dv; ++i) ASSERT_NEAR(out[i], ref[i], 1e-5) << "n_kv " << n_kv;
   }
 }
 
 TEST(Ops, SharedKvAttentionReadsF16Cache) {
   const int64_t nq = 5, dk = 44, dv = 36, n_kv = 300;
-  const auto q = random_vec(nq * dk, 3), kv = random_vec(n_kv * dk, 4);
+  const auto q = random_vector(nq * dk, 3), kv = random_vector(n_kv * dk, 4);
   std::vector<uint16_t> kv16(kv.size());
   std::vector<float> kv_rounded(kv.size());
   for (std::size_t i = 0; i < kv.size(); ++i) {

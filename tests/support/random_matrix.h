@@ -12,6 +12,15 @@
 
 namespace dsv3::test {
 
+// n values from a normal distribution with standard deviation `scale`.
+inline std::vector<float> random_vector(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
 // A random matrix in a stored dtype plus its exact f32 values.
 struct TestMatrix {
   ops::Matrix view;
