@@ -48,6 +48,29 @@ export function startServer(extraArgs = [], { model = tinyModel } = {}) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// How long any wait for a state may take (DSV3_TEST_DEADLINE_S, as in the C++
+// tests' support/test_env.h; default 120 s): tests wait for states, never for
+// a fixed time.
+export const deadlineMs = (() => {
+  const v = process.env.DSV3_TEST_DEADLINE_S;
+  if (v === undefined || v === "") return 120000;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`DSV3_TEST_DEADLINE_S must be a positive integer, got '${v}'`);
+  return n * 1000;
+})();
+
+// Polls the (possibly async) predicate until it returns a truthy value, which
+// it resolves to; throws, naming `what`, once the deadline passes.
+export async function waitFor(pred, what, { ms = deadlineMs, every = 10 } = {}) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() >= until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
 // Sends raw bytes and collects whatever comes back until the server closes or `ms` pass.
 export function rawRequest(port, chunks, { ms = 3000, endAfter = false } = {}) {
   return new Promise((resolve) => {

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "support/test_env.h"
+
 namespace dsv3::test {
 
 std::string data_dir() { return DSV3_TEST_DATA; }
@@ -57,7 +59,7 @@ LoadedModel& loaded(const std::string& name) {
   auto r = Model::load(model_dir(name));
   if (!r) throw std::runtime_error(r.error().message);
   m.model = std::move(r).value();
-  m.pool = std::make_unique<ThreadPool>(0);
+  m.pool = std::make_unique<ThreadPool>(test_threads());
   m.transformer = std::make_unique<Transformer>(*m.model, m.pool.get());
   return models.emplace(name, std::move(m)).first->second;
 }
