@@ -4,6 +4,7 @@
 # synthesized v3-mini fp8: a chat completion, 1 and 16 concurrent clients
 # (curl; the machine has no node), /metrics, and SIGTERM. Logs go to $OUT.
 set -uo pipefail
+export DSV3_REQUIRE_GPU=1  # GPU tests fail, not skip, without a usable GPU
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/dsv3-device}"
 mkdir -p "$out"
@@ -17,7 +18,8 @@ say() { echo "== $*" | tee -a "$summary"; }
 
 say "CUDA tests"
 timeout 120 "$dev/dsv3_tests" --gtest_filter='Cuda*:*Cuda*' >"$out/serve-gtest.txt" 2>&1
-echo "gtest exit $?" | tee -a "$summary"
+gtest_rc=$?
+echo "gtest exit $gtest_rc" | tee -a "$summary"
 grep -E "^\[  PASSED  \]|^\[  FAILED  \]" "$out/serve-gtest.txt" | tee -a "$summary"
 
 v3=/tmp/dsv3-v3-mini
@@ -55,3 +57,4 @@ for m in "${models[@]}"; do
   echo "serve exit code after SIGTERM: $?" | tee -a "$summary"
 done
 say "done"
+[ "$gtest_rc" -eq 0 ] || { echo "FAIL: CUDA tests (exit code $gtest_rc)"; exit 1; }

@@ -14,7 +14,8 @@
 
 #include "cuda/cuda_forward.h"
 #include "engine/session.h"
-#include "support/golden.h"
+#include "support/reference_checks.h"
+#include "support/skip_without_gpu.h"
 
 namespace dsv3::test {
 namespace {
@@ -36,12 +37,14 @@ ForwardPass* gpu_model(const std::string& name, std::string* why) {
   return slot.get();
 }
 
-#define GPU_MODEL_OR_SKIP(var, name)                 \
-  std::string why_;                                  \
-  ForwardPass* var = gpu_model(name, &why_);         \
-  if (!var) {                                        \
-    if (cuda::available()) FAIL() << why_;           \
-    GTEST_SKIP() << why_;                            \
+// Skips without a GPU, or fails where one should be there (see
+// support/skip_without_gpu.h); a GPU that cannot take the model is a failure.
+#define GPU_MODEL_OR_SKIP(var, name)                             \
+  std::string why_;                                              \
+  ForwardPass* var = gpu_model(name, &why_);                     \
+  if (!var) {                                                    \
+    if (cuda::available() || missing_gpu_is_failure()) FAIL() << why_; \
+    GTEST_SKIP() << why_;                                        \
   }
 
 std::vector<float> hidden_of(ForwardPass& f, const std::vector<int32_t>& ids) {
@@ -53,7 +56,7 @@ std::vector<float> hidden_of(ForwardPass& f, const std::vector<int32_t>& ids) {
 }
 
 std::vector<int32_t> prompt_and_greedy(const std::string& model, int prompt) {
-  const auto ref = read_json(reference_dir() + "/goldens/" + model + "/reference.json")["prompts"][prompt];
+  const auto& ref = reference_json(model)["prompts"][prompt];
   std::vector<int32_t> seq = ref["ids"].get<std::vector<int32_t>>();
   for (int32_t t : ref["greedy"].get<std::vector<int32_t>>()) seq.push_back(t);
   return seq;
@@ -67,34 +70,19 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 class CudaGolden : public testing::TestWithParam<std::string> {};
 
-// Every row of prompt + greedy continuation, teacher-forced in one prefill.
+// Every row of every prompt + greedy continuation, teacher-forced in one prefill.
 TEST_P(CudaGolden, EveryLogitsRowMatchesReference) {
   const std::string model = GetParam();
   GPU_MODEL_OR_SKIP(f, model);
-  const Golden g(reference_dir() + "/goldens/" + model + "/reference.safetensors");
-  const int64_t vocab = f->config().vocab_size, hidden = f->config().hidden_size;
-  for (int prompt : {1, 3}) {
-    const std::string p = "p" + std::to_string(prompt) + ".";
-    const std::vector<int32_t> seq = prompt_and_greedy(model, prompt);
-    const std::vector<float> h = hidden_of(*f, seq);
-    const int64_t n = static_cast<int64_t>(seq.size());
-    std::vector<float> logits(static_cast<std::size_t>(vocab));
-    double worst = 0.0;
-    for (int64_t row = 0; row < n; ++row) {
-      f->logits(h.data() + row * hidden, 1, logits.data());
-      if (g.has(p + "logits")) {
-        const float* r = g.f32(p + "logits") + row * vocab;
-        for (int64_t v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(double(logits[v]) - r[v]));
-      } else {
-        const int32_t* ids = g.i32(p + "top32_ids") + row * 32;
-        const float* vals = g.f32(p + "top32_logits") + row * 32;
-        for (int k = 0; k < 32; ++k) worst = std::max(worst, std::fabs(double(logits[ids[k]]) - vals[k]));
-      }
-    }
-    EXPECT_LE(worst, 1e-3) << model << " prompt " << prompt;
-    std::printf("[ %s prompt %d on %s: max |logit - reference| = %.3g over %lld rows ]\n", model.c_str(), prompt,
-                f->device().c_str(), worst, static_cast<long long>(n));
-  }
+  for (int prompt = 0; prompt < reference_prompt_count(model); ++prompt) expect_reference_rows(*f, model, prompt);
+}
+
+// Past YaRN's original 4096 positions, prompt at once and in chunks of 512.
+TEST_P(CudaGolden, LongContextMatchesReference) {
+  const std::string model = GetParam();
+  GPU_MODEL_OR_SKIP(f, model);
+  expect_long_context(*f, model, 0);
+  expect_long_context(*f, model, 512);
 }
 
 // The GPU's final hidden states against the CPU Transformer's.
@@ -104,20 +92,13 @@ TEST_P(CudaGolden, HiddenStatesMatchCpu) {
   const std::vector<int32_t> seq = prompt_and_greedy(model, 3);
   const std::vector<float> gpu = hidden_of(*f, seq);
   const std::vector<float> cpu = hidden_of(*loaded(model).transformer, seq);
-  EXPECT_LE(max_abs_diff(gpu, cpu), 1e-3);
+  EXPECT_LE(max_abs_diff(gpu, cpu), kExactTolerance);
 }
 
 TEST_P(CudaGolden, GreedyTokensIdentical) {
   const std::string model = GetParam();
   GPU_MODEL_OR_SKIP(f, model);
-  for (int prompt : {0, 2, 3}) {
-    const auto ref = read_json(reference_dir() + "/goldens/" + model + "/reference.json")["prompts"][prompt];
-    const auto greedy = ref["greedy"].get<std::vector<int32_t>>();
-    Session s(*f);
-    auto got = generate_greedy(s, ref["ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(greedy.size()));
-    ASSERT_TRUE(got.ok()) << got.error().message;
-    EXPECT_EQ(*got, greedy) << model << " prompt " << prompt;
-  }
+  for (int prompt = 0; prompt < reference_prompt_count(model); ++prompt) expect_reference_greedy(*f, model, prompt);
 }
 
 // Chunked prefill (odd chunk sizes), then one token at a time, equals one prefill.
@@ -149,7 +130,7 @@ TEST_P(CudaGolden, ChunkedPrefillAndDecodeEqualOnePrefill) {
   ASSERT_TRUE(s.append(seq, &rows).ok());
   std::vector<float> want(static_cast<std::size_t>(f->config().vocab_size));
   f->logits(whole.data() + (n - 1) * hidden, 1, want.data());
-  EXPECT_LE(max_abs_diff(s.last_logits(), want), 1e-3);
+  EXPECT_LE(max_abs_diff(s.last_logits(), want), kExactTolerance);
 }
 
 // Several sequences in one forward call equal each alone.

@@ -1,9 +1,11 @@
-// The f16 latent cache against the goldens. Rounding the cache is smooth, but
-// it can flip a near-tied MoE routing decision, and after a flip the logits
-// of that row (and, through attention, of later rows) move by a lot: on
-// these random-weight models tiny-fp8 prompt 3 flips at row 55 (up to 5.2)
-// and tiny prompts 2 and 3 flip too. So this checks the share of rows that
-// stay within the fast-path tolerance (2e-2), not every row.
+// The f16 latent cache against the goldens, held to what it measures.
+// Rounding the cache is smooth, but it can flip a near-tied MoE routing
+// decision, and after a flip the logits of that row (and, through attention,
+// of later rows) move by a lot: on these random-weight models tiny-fp8
+// prompt 3 flips at row 55 (up to 5.2). So the rows are checked as a
+// distribution (median, p90, p99, the share within the fast-path tolerance
+// 2e-2) with bounds at about twice what was measured, and the greedy tokens
+// up to the reference's first near-tie.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,40 +16,68 @@
 namespace dsv3::test {
 namespace {
 
-TEST(F16Cache, RowsWithinFastPathToleranceExceptRoutingFlips) {
-  const std::string model = "tiny-fp8";
+constexpr double kFastPathTolerance = 2e-2;
+
+struct Measured {
+  ErrorDistribution rows;
+  int64_t greedy_compared = 0;
+};
+
+Measured run_model(const std::string& model) {
+  Measured m;
   const auto ref = read_json(reference_dir() + "/goldens/" + model + "/reference.json");
   const Golden g(reference_dir() + "/goldens/" + model + "/reference.safetensors");
   Transformer& t = *loaded(model).transformer;
   const int64_t vocab = t.config().vocab_size;
-  int64_t rows = 0, close = 0;
   for (std::size_t p = 0; p < ref["prompts"].size(); ++p) {
     const auto& entry = ref["prompts"][p];
-    std::vector<int32_t> seq = entry["ids"].get<std::vector<int32_t>>();
+    const std::string key = "p" + std::to_string(p) + ".";
+    const auto ids = entry["ids"].get<std::vector<int32_t>>();
     const auto greedy = entry["greedy"].get<std::vector<int32_t>>();
+    std::vector<int32_t> seq = ids;
     seq.insert(seq.end(), greedy.begin(), greedy.end());
     Session s(t, 7, DType::F16);  // odd chunks: prefill and decode both read f16 rows
     std::vector<float> logits;
-    ASSERT_TRUE(s.append(seq, &logits).ok());
-    const float* r = g.f32("p" + std::to_string(p) + ".logits");
-    double worst = 0.0;
-    for (std::size_t row = 0; row < seq.size(); ++row) {
-      double w = 0.0;
-      for (int64_t v = 0; v < vocab; ++v) w = std::max(w, std::fabs(double(logits[row * vocab + v]) - r[row * vocab + v]));
-      rows += 1;
-      close += w <= 2e-2;
-      worst = std::max(worst, w);
-    }
-    EXPECT_GT(worst, 0.0) << "prompt " << p;  // it really ran with the rounded cache
+    EXPECT_TRUE(s.append(seq, &logits).ok());
+    if (logits.size() != seq.size() * vocab) return m;
+    for (std::size_t row = 0; row < seq.size(); ++row)
+      m.rows.add(reference_row_error(g, key, static_cast<int64_t>(row), logits.data() + row * vocab, vocab));
     Session d(t, 512, DType::F16);
-    auto got = generate_greedy(d, entry["ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(greedy.size()));
-    ASSERT_TRUE(got.ok());
-    if (entry["min_top2_gap_on_greedy_path"].get<double>() > 0.05) {
-      EXPECT_EQ(*got, greedy) << "prompt " << p;
-    }
+    auto got = generate_greedy(d, ids, static_cast<int64_t>(greedy.size()));
+    EXPECT_TRUE(got.ok());
+    if (!got.ok()) return m;
+    std::vector<double> gaps;
+    for (std::size_t k = 0; k < greedy.size(); ++k)
+      gaps.push_back(reference_top2_gap(g, key, static_cast<int64_t>(ids.size() + k) - 1, vocab));
+    m.greedy_compared +=
+        expect_greedy_until_near_tie(*got, greedy, gaps, 2 * kFastPathTolerance, model + " prompt " + std::to_string(p));
   }
-  std::printf("[ f16 cache: %lld of %lld rows within 2e-2 ]\n", static_cast<long long>(close), static_cast<long long>(rows));
-  EXPECT_GE(close, rows * 9 / 10);
+  return m;
+}
+
+TEST(F16Cache, RowErrorsAsMeasuredAndGreedyUntilNearTies) {
+  struct Bounds {
+    std::string model;
+    double median, p90, p99, share_within;  // share of rows within kFastPathTolerance
+    int64_t min_greedy;
+  };
+  // Measured (AVX-512, 2026-11): tiny-fp8 286 rows, median 0.0029, p90 0.0039,
+  // p99 0.0052, 285 within 2e-2; tiny 382 rows, median 0.0015, p90 0.0026,
+  // p99 0.0077, 380 within 2e-2. Bounds: about twice each quantile, and at
+  // most 1 % of rows outside 2e-2. The greedy counts depend only on where
+  // the reference has near-ties, so they are exact.
+  for (const Bounds& b : {Bounds{"tiny-fp8", 6e-3, 8e-3, 1e-2, 0.99, 33}, Bounds{"tiny", 3e-3, 5e-3, 1.5e-2, 0.99, 82}}) {
+    Measured m = run_model(b.model);
+    const double share = static_cast<double>(m.rows.within(kFastPathTolerance)) / static_cast<double>(m.rows.size());
+    std::printf("[ f16 cache, %s: %s, %.4f within %g, %lld greedy tokens compared ]\n", b.model.c_str(),
+                m.rows.summary().c_str(), share, kFastPathTolerance, static_cast<long long>(m.greedy_compared));
+    EXPECT_GT(m.rows.min(), 0.0) << "it really ran with the rounded cache";
+    EXPECT_LE(m.rows.quantile(0.5), b.median) << b.model;
+    EXPECT_LE(m.rows.quantile(0.9), b.p90) << b.model;
+    EXPECT_LE(m.rows.quantile(0.99), b.p99) << b.model;
+    EXPECT_GE(share, b.share_within) << b.model;
+    EXPECT_GE(m.greedy_compared, b.min_greedy) << b.model;
+  }
 }
 
 }  // namespace

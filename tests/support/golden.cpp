@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -79,6 +81,73 @@ double logsumexp(const float* v, int64_t n) {
   double s = 0.0;
   for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(v[i]) - mx);
   return mx + std::log(s);
+}
+
+double reference_row_error(const Golden& g, const std::string& prefix, int64_t row, const float* logits, int64_t vocab) {
+  double w = 0.0;
+  if (g.has(prefix + "logits")) {
+    const float* r = g.f32(prefix + "logits") + row * vocab;
+    for (int64_t v = 0; v < vocab; ++v) w = std::max(w, std::fabs(double(logits[v]) - r[v]));
+    return w;
+  }
+  const int32_t* ids = g.i32(prefix + "top32_ids") + row * 32;
+  const float* vals = g.f32(prefix + "top32_logits") + row * 32;
+  for (int k = 0; k < 32; ++k) w = std::max(w, std::fabs(double(logits[ids[k]]) - vals[k]));
+  return std::max(w, std::fabs(logsumexp(logits, vocab) - g.f32(prefix + "logsumexp")[row]));
+}
+
+double reference_top2_gap(const Golden& g, const std::string& prefix, int64_t row, int64_t vocab) {
+  if (g.has(prefix + "logits")) {
+    const float* r = g.f32(prefix + "logits") + row * vocab;
+    double a = -INFINITY, b = -INFINITY;
+    for (int64_t v = 0; v < vocab; ++v) {
+      if (r[v] > a) {
+        b = a;
+        a = r[v];
+      } else if (r[v] > b) {
+        b = r[v];
+      }
+    }
+    return a - b;
+  }
+  const float* top = g.f32(prefix + "top32_logits") + row * 32;
+  return double(top[0]) - top[1];
+}
+
+int64_t expect_greedy_until_near_tie(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
+                                     const std::vector<double>& gaps, double tie, const std::string& what) {
+  EXPECT_EQ(got.size(), want.size()) << what;
+  EXPECT_EQ(gaps.size(), want.size()) << what;
+  const std::size_t n = std::min({got.size(), want.size(), gaps.size()});
+  int64_t compared = 0;
+  for (std::size_t k = 0; k < n && gaps[k] >= tie; ++k, ++compared) {
+    if (got[k] != want[k]) {
+      ADD_FAILURE() << what << ": greedy token " << k << " is " << got[k] << ", the reference's " << want[k]
+                    << " (reference margin " << gaps[k] << " >= " << tie << ")";
+      break;
+    }
+  }
+  return compared;
+}
+
+double ErrorDistribution::quantile(double q) {
+  if (v_.empty()) return NAN;
+  if (!sorted_) std::sort(v_.begin(), v_.end());
+  sorted_ = true;
+  const double rank = std::ceil(q * static_cast<double>(v_.size()));
+  const std::size_t i = rank < 1.0 ? 0 : static_cast<std::size_t>(rank) - 1;
+  return v_[std::min(i, v_.size() - 1)];
+}
+
+int64_t ErrorDistribution::within(double bound) const {
+  return std::count_if(v_.begin(), v_.end(), [&](double e) { return e <= bound; });
+}
+
+std::string ErrorDistribution::summary() {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%zu rows, median %.3g, p90 %.3g, p99 %.3g, max %.3g", v_.size(), quantile(0.5),
+                quantile(0.9), quantile(0.99), max());
+  return buf;
 }
 
 }  // namespace dsv3::test

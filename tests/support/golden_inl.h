@@ -7,7 +7,7 @@
 namespace dsv3::test {
 
 template <class F>
-void for_each_logits_row(Transformer& t, const std::vector<int32_t>& ids, int64_t chunk, F&& row_fn) {
+void for_each_logits_row(ForwardPass& t, const std::vector<int32_t>& ids, int64_t chunk, F&& row_fn) {
   const ModelConfig& c = t.config();
   const int64_t n = static_cast<int64_t>(ids.size());
   LatentCache cache = t.make_cache();

@@ -1,0 +1,31 @@
+// Checks of a forward pass — the CPU Transformer on any ISA, or a GPU
+// backend — against the reference outputs in tests/data/reference/goldens.
+// Written once and shared by the CPU and CUDA golden tests.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/forward_pass.h"
+#include "support/golden.h"
+
+namespace dsv3::test {
+
+// goldens/<model>/reference.json and reference.safetensors, read once per process.
+const nlohmann::json& reference_json(const std::string& model);
+const Golden& reference_golden(const std::string& model);
+int reference_prompt_count(const std::string& model);
+
+// Every logits row of the prompt and its greedy continuation, teacher-forced
+// in one prefill, within kExactTolerance. Returns the largest error.
+double expect_reference_rows(ForwardPass& f, const std::string& model, int prompt);
+
+// The greedy continuation through Session's prefill and decode equals the reference's.
+void expect_reference_greedy(ForwardPass& f, const std::string& model, int prompt);
+
+// goldens/long/<model>: past YaRN's original 4096 positions. Every prompt
+// row through prefill in chunks of `chunk` (0: all at once), then the 16
+// greedy tokens through cached decode, their rows checked too; top-32,
+// logsumexp and (tiny-fp8) the last 64 full rows within kExactTolerance.
+void expect_long_context(ForwardPass& f, const std::string& model, int64_t chunk);
+
+}  // namespace dsv3::test
