@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/temp_dir.h"
+#include "support/test_env.h"
 
 namespace dsv3::test {
 
@@ -37,25 +38,21 @@ CliRun run_interrupted(const std::string& args, const std::string& first, int de
   auto write_all = [&](const std::string& s) { return ::write(in[1], s.data(), s.size()) == static_cast<ssize_t>(s.size()); };
   write_all(first);
   // interrupt only once the answer is streaming (sanitizer builds load slowly)
-  for (int i = 0; i < 600 && read_file(d.file("out")).empty(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  const bool streaming = wait_until([&] { return !read_file(d.file("out")).empty(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(streaming ? delay_ms : 0));
   ::kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   write_all(then);
   ::close(in[1]);
   int status = 0;
   // bounded wait: a hung process is killed and reported
-  for (int i = 0; i < 600; ++i) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(d.file("out")),
-              read_file(d.file("err"))};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; })) {
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(d.file("out")),
+            read_file(d.file("err"))};
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, &status, 0);
-  return {-2, read_file(d.file("out")), read_file(d.file("err")) + "\n(killed after 60 s)"};
+  return {-2, read_file(d.file("out")), read_file(d.file("err")) + "\n(killed after DSV3_TEST_DEADLINE_S)"};
 }
 
 int lines(const std::string& s) {
