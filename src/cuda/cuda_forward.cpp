@@ -417,6 +417,8 @@ Result<std::unique_ptr<ForwardPass>> make_forward(const Model& model, int device
 }
 
 Result<double> copy_bandwidth_gbps(int device, int64_t bytes) {
+  std::string why;
+  if (!available(&why)) return make_error("GPU bandwidth: {}", why);
   DSV3_CUDA_TRY(cudaSetDevice(device));
   DeviceBuffer a, b;
   DSV3_RETURN_IF_ERROR(a.reserve(static_cast<std::size_t>(bytes)));
