@@ -77,9 +77,10 @@ void add_generate(CLI::App& app, int& exit_code) {
     nlohmann::json j;
     const auto t0 = std::chrono::steady_clock::now();
     if (so.beams) {
-      auto hyps = run_beams(*l, *ids, so);
+      auto hyps = run_beams(*l, *ids, so, tokenizer.get());
       if (!hyps) return void(exit_code = fail(2, hyps.error()));
       j["ids"] = hyps->front().tokens;
+      if (tokenizer) j["text"] = hyps->front().text;
       j["beams"] = nlohmann::json::array();
       for (const auto& h : *hyps) j["beams"].push_back({{"ids", h.tokens}, {"logprob", h.logprob}, {"score", h.score}});
     } else {

@@ -120,9 +120,9 @@ void add_run(CLI::App& app, int& exit_code) {
       ids = std::move(r).value();
     }
     if (o->sampling.beams) {
-      auto hyps = run_beams(t->loaded, ids, o->sampling);
+      auto hyps = run_beams(t->loaded, ids, o->sampling, t->tokenizer.get());
       if (!hyps) return void(exit_code = fail(2, hyps.error()));
-      const std::string text = t->tokenizer->decode(hyps->front().tokens);
+      const std::string& text = hyps->front().text;  // cut before a stop string
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::printf("\n");
       return;

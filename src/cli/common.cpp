@@ -114,11 +114,14 @@ Result<Loaded> load_model(const ModelOptions& o) {
   return l;
 }
 
-Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s) {
+Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s,
+                                          const text::Tokenizer* tokenizer) {
   BeamSearchParams bp;
   bp.beams = s.beams.value_or(1);
   bp.max_tokens = s.max_tokens;
   bp.length_penalty = s.length_penalty;
+  bp.stop = s.stop;
+  bp.tokenizer = tokenizer;
   for (int64_t id : l.model->eos_token_ids) bp.stop_tokens.push_back(static_cast<int32_t>(id));
   return beam_search(*l.transformer, prompt, bp);
 }

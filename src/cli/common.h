@@ -55,8 +55,10 @@ struct Loaded {
 // Loads the weights; shows a progress bar when stderr is a terminal.
 Result<Loaded> load_model(const ModelOptions& o);
 
-// Runs beam search and prints nothing; shared by generate and run.
-Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s);
+// Runs beam search and prints nothing; shared by generate and run. The
+// tokenizer (may be null: no stop strings) gives the hypotheses their text.
+Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s,
+                                          const text::Tokenizer* tokenizer);
 
 std::string human_bytes(double bytes);
 

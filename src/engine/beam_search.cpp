@@ -4,6 +4,9 @@
 #include <cmath>
 #include <memory>
 #include <numeric>
+#include <optional>
+
+#include "engine/completion_text.h"
 
 namespace dsv3 {
 
@@ -22,6 +25,7 @@ struct Beam {
   std::vector<int32_t> tokens;
   double logprob = 0.0;
   std::vector<float> next_logprobs;
+  std::optional<CompletionText> text;  // with a tokenizer
 };
 struct Candidate {
   double logprob;
@@ -31,18 +35,27 @@ struct Candidate {
 double normalised(double logprob, std::size_t length, float penalty) {
   return logprob / std::pow(static_cast<double>(std::max<std::size_t>(length, 1)), penalty);
 }
+// The final text of a beam's completion (a dangling partial character becomes U+FFFD).
+std::string final_text(const std::optional<CompletionText>& t) {
+  if (!t) return {};
+  CompletionText copy = *t;
+  copy.finish();
+  return copy.text();
+}
 }  // namespace
 
 Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const int32_t> prompt,
                                             const BeamSearchParams& p) {
   if (p.beams < 1) return make_error("beams must be at least 1, got {}", p.beams);
   if (prompt.empty()) return make_error("the prompt is empty");
+  if (!p.stop.empty() && p.tokenizer == nullptr) return make_error("stop strings need a tokenizer");
   const int64_t vocab = model.config().vocab_size;
   const int n = p.beams;
   std::vector<Beam> live(1);
   live[0].session = std::make_unique<Session>(model);
   DSV3_RETURN_IF_ERROR(live[0].session->append(prompt));
   log_softmax(live[0].session->last_logits().data(), vocab, live[0].next_logprobs);
+  if (p.tokenizer != nullptr) live[0].text.emplace(p.stop);
   std::vector<Hypothesis> done;
   auto is_stop = [&](int32_t t) { return std::find(p.stop_tokens.begin(), p.stop_tokens.end(), t) != p.stop_tokens.end(); };
   std::vector<int32_t> order(static_cast<std::size_t>(vocab));
@@ -60,17 +73,30 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
     }
     std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& c) { return a.logprob > c.logprob; });
     // the N best extensions continue; stop tokens among them finish a hypothesis
+    // (a token that completes a stop string finishes its hypothesis too, with the token kept)
     std::vector<Candidate> chosen;
+    std::vector<std::optional<CompletionText>> chosen_text;
     for (const Candidate& c : cands) {
       if (static_cast<int>(chosen.size()) >= n) break;
+      const Beam& parent = live[c.beam];
       if (is_stop(c.token)) {
-        Hypothesis h{live[c.beam].tokens, c.logprob, 0.0, true};
+        Hypothesis h{parent.tokens, c.logprob, 0.0, true, final_text(parent.text)};
         h.score = normalised(c.logprob, h.tokens.size() + 1, p.length_penalty);
         done.push_back(std::move(h));
         if (static_cast<int>(done.size()) >= n) break;
         continue;
       }
+      std::optional<CompletionText> text = parent.text;
+      if (text && text->push(p.tokenizer->token_bytes(c.token))) {
+        Hypothesis h{parent.tokens, c.logprob, 0.0, true, text->text()};
+        h.tokens.push_back(c.token);
+        h.score = normalised(c.logprob, h.tokens.size(), p.length_penalty);
+        done.push_back(std::move(h));
+        if (static_cast<int>(done.size()) >= n) break;
+        continue;
+      }
       chosen.push_back(c);
+      chosen_text.push_back(std::move(text));
     }
     if (static_cast<int>(done.size()) >= n) {
       // stop when no live beam can still beat the worst kept hypothesis (lengths only grow)
@@ -88,7 +114,8 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
     for (const Candidate& c : chosen) children[c.beam] += 1;
     std::vector<Beam> next;
     next.reserve(chosen.size());
-    for (const Candidate& c : chosen) {
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+      const Candidate& c = chosen[i];
       Beam& parent = live[c.beam];
       Beam child;
       if (--children[c.beam] == 0)
@@ -98,6 +125,7 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
       child.tokens = parent.tokens;
       child.tokens.push_back(c.token);
       child.logprob = c.logprob;
+      child.text = std::move(chosen_text[i]);
       next.push_back(std::move(child));
     }
     live = std::move(next);
@@ -109,7 +137,12 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
     }
   }
   for (Beam& b : live) {
-    Hypothesis h{b.tokens, b.logprob, normalised(b.logprob, b.tokens.size(), p.length_penalty), false};
+    Hypothesis h{b.tokens, b.logprob, normalised(b.logprob, b.tokens.size(), p.length_penalty), false, {}};
+    if (b.text) {
+      CompletionText t = *b.text;
+      h.finished = t.finish();  // a dangling partial character may complete a stop string
+      h.text = t.text();
+    }
     done.push_back(std::move(h));
   }
   std::stable_sort(done.begin(), done.end(), [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });

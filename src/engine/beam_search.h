@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <vector>
 
+#include <string>
+
 #include "base/status.h"
 #include "engine/session.h"
+#include "text/tokenizer.h"
 
 namespace dsv3 {
 
@@ -16,13 +19,18 @@ struct BeamSearchParams {
   int64_t max_tokens = 32;
   float length_penalty = 1.0f;       // final score = logprob / length^penalty
   std::vector<int32_t> stop_tokens;  // a beam that picks one is finished
+  // A beam whose text comes to contain one of these is finished (needs the
+  // tokenizer, which also fills Hypothesis::text).
+  std::vector<std::string> stop;
+  const text::Tokenizer* tokenizer = nullptr;
 };
 
 struct Hypothesis {
-  std::vector<int32_t> tokens;  // without the stop token
+  std::vector<int32_t> tokens;  // without a stop token; with the token that completed a stop string
   double logprob = 0.0;         // sum over tokens (including the stop token)
   double score = 0.0;           // length-normalised
-  bool finished = false;        // ended by a stop token
+  bool finished = false;        // ended by a stop token or a stop string
+  std::string text;             // with a tokenizer: the decoded tokens, cut before a stop string
 };
 
 // Returns the hypotheses best first (at most params.beams of them).
