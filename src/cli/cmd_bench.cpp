@@ -18,6 +18,7 @@
 #include "engine/membw.h"
 #include "engine/session.h"
 #include "model/synth.h"
+#include "ops/cpu/kernels.h"
 
 #ifndef DSV3_SOURCE_DIR
 #define DSV3_SOURCE_DIR "."
@@ -168,6 +169,7 @@ void add_bench(CLI::App& app, int& exit_code) {
     nlohmann::json j = {
         {"model", o->model.model},
         {"device", l->transformer->device()},
+        {"isa", gpu ? "" : ops::cpu::kernels().name},  // the CPU kernels (DSV3_ISA forces them)
         {"threads", l->pool->size()},
         {"cache_dtype", o->model.cache_dtype},
         {"precision", o->model.precision},

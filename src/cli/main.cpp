@@ -1,11 +1,26 @@
 // dsv3: a DeepSeek-V3 inference engine. Subcommands are registered here; a
 // bad flag or value prints one line on stderr and exits with code 2.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/commands.h"
+#include "ops/cpu/kernels.h"
 
 int main(int argc, char** argv) {
+  // DSV3_ISA forces the CPU kernels; a value this CPU cannot run must not
+  // silently fall back to the default (a benchmark would report the wrong kernels)
+  if (const char* isa = std::getenv("DSV3_ISA"); isa != nullptr && *isa != '\0') {
+    const auto available = dsv3::ops::cpu::available_isas();
+    if (std::find(available.begin(), available.end(), isa) == available.end()) {
+      std::fprintf(stderr, "dsv3: error: DSV3_ISA=%s is not an instruction set this CPU runs (available: %s)\n", isa,
+                   fmt::format("{}", fmt::join(available, ", ")).c_str());
+      return 2;
+    }
+  }
   CLI::App app{"dsv3: DeepSeek-V3 inference engine"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("dsv3 0.1.0"));
