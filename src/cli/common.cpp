@@ -6,11 +6,27 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace dsv3::cli {
+namespace {
+
+// "cuda" is GPU 0, "cuda:N" GPU N (N a plain decimal that fits an int); anything else: none.
+std::optional<int> cuda_index(const std::string& d) {
+  if (d == "cuda") return 0;
+  if (d.rfind("cuda:", 0) != 0 || d.size() == 5) return std::nullopt;
+  int n = 0;
+  const char* end = d.data() + d.size();
+  const auto [p, ec] = std::from_chars(d.data() + 5, end, n);
+  if (ec != std::errc() || p != end || d[5] == '-' || d[5] == '+') return std::nullopt;
+  return n;
+}
+
+}  // namespace
 
 int fail(int code, const Error& e) { return fail(code, e.message); }
 
@@ -34,9 +50,7 @@ void ModelOptions::add_to(CLI::App* cmd) {
       ->capture_default_str();
   cmd->add_option("--device", device, "where the model runs: cpu, or cuda (GPU 0) / cuda:N")
       ->check([](const std::string& d) -> std::string {
-        if (d == "cpu" || d == "cuda") return {};
-        if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.find_first_not_of("0123456789", 5) == std::string::npos)
-          return {};
+        if (d == "cpu" || cuda_index(d)) return {};
         return "device must be cpu, cuda or cuda:N, not '" + d + "'";
       })
       ->capture_default_str();
@@ -104,8 +118,7 @@ Result<Loaded> load_model(const ModelOptions& o) {
   DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model, progress));
   l.pool = std::make_unique<ThreadPool>(o.threads);
   if (o.device != "cpu") {
-    const int index = o.device.size() > 5 ? std::stoi(o.device.substr(5)) : 0;
-    DSV3_ASSIGN_OR_RETURN(l.transformer, cuda::make_forward(*l.model, index));
+    DSV3_ASSIGN_OR_RETURN(l.transformer, cuda::make_forward(*l.model, cuda_index(o.device).value_or(0)));
     return l;
   }
   auto cpu = std::make_unique<Transformer>(*l.model, l.pool.get());
