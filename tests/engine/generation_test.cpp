@@ -86,13 +86,86 @@ TEST(Generation, StopTokenEndsGeneration) {
   EXPECT_EQ(r->text, reference_text(5));
 }
 
+// The sink hears only non-empty final text and says stop on its third call:
+// generation ends with the token that produced that third piece. Which token
+// that is follows from the reference continuation streamed through a
+// Utf8Stream (a partial character yields no piece until it completes).
 TEST(Generation, CancelFromSink) {
+  const auto greedy = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["greedy"].get<std::vector<int32_t>>();
+  std::size_t expected = 0;
+  {
+    text::Utf8Stream stream;
+    int pieces = 0;
+    for (std::size_t i = 0; i < greedy.size() && pieces < 3; ++i) {
+      std::string piece;
+      stream.push(tok().token_bytes(greedy[i]), piece);
+      if (!piece.empty() && ++pieces == 3) expected = i + 1;
+    }
+  }
+  ASSERT_GT(expected, 0u) << "the reference continuation has fewer than three pieces";
+  ASSERT_LT(expected, 24u);
   Session s(tiny());
   int calls = 0;
-  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view) { return ++calls < 3; });
+  std::string streamed;
+  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view p) {
+    EXPECT_FALSE(p.empty());
+    streamed += p;
+    return ++calls < 3;
+  });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->finish, FinishReason::kCancelled);
-  EXPECT_LT(r->tokens.size(), 24u);
+  EXPECT_EQ(calls, 3);
+  ASSERT_EQ(r->tokens.size(), expected);
+  for (std::size_t i = 0; i < expected; ++i) EXPECT_EQ(r->tokens[i].id, greedy[i]) << i;
+  EXPECT_EQ(streamed, r->text) << "what was streamed is what the result holds";
+}
+
+// logit_bias -100 bans a token: the greedy pick at each step is the argmax of
+// the logits without it, and it never appears, also when sampling.
+TEST(Generation, LogitBiasMinus100BansTheArgmax) {
+  const auto greedy = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["greedy"].get<std::vector<int32_t>>();
+  const int32_t banned = greedy[0];  // the token greedy decoding picks first
+  GenerationRequest req = greedy_request(12);
+  req.sampling.logit_bias = {{banned, -100.0f}};
+  Session s(tiny());
+  auto r = generate(s, &tok(), req);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->tokens.size(), 12u);
+  // independently: each step's pick is the best token other than the banned one
+  std::vector<int32_t> ids = req.prompt;
+  for (const auto& t : r->tokens) ids.push_back(t.id);
+  const int64_t vocab = tiny().config().vocab_size;
+  const int64_t first = static_cast<int64_t>(req.prompt.size()) - 1;
+  for_each_logits_row(tiny(), ids, 0, [&](int64_t row, const float* l) {
+    if (row < first || row >= first + 12) return;
+    if (row == first) {
+      EXPECT_EQ(argmax(l, vocab), banned) << "the banned token is the unbiased argmax";
+    }
+    const int32_t got = ids[row + 1];
+    EXPECT_NE(got, banned) << "row " << row;
+    for (int64_t v = 0; v < vocab; ++v)
+      if (v != banned) {
+        ASSERT_GE(l[got] + 1e-5f, l[v]) << "row " << row << ": token " << v << " beats the pick " << got;
+      }
+  });
+  // sampling, many seeds, at a temperature where the banned token would be
+  // drawn often: never with the bias, at least once without it
+  int unbiased_hits = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    GenerationRequest cold = greedy_request(4);
+    cold.sampling.temperature = 0.05f;
+    cold.sampling.seed = seed;
+    Session u(tiny());
+    auto plain = generate(u, &tok(), cold);
+    ASSERT_TRUE(plain.ok());
+    for (const auto& t : plain->tokens) unbiased_hits += t.id == banned;
+    cold.sampling.logit_bias = {{banned, -100.0f}};
+    Session h(tiny());
+    auto g = generate(h, &tok(), cold);
+    ASSERT_TRUE(g.ok());
+    for (const auto& t : g->tokens) ASSERT_NE(t.id, banned) << "seed " << seed;
+  }
+  EXPECT_GT(unbiased_hits, 0) << "without the bias the token is drawn: the check above can fail";
 }
 
 TEST(Generation, ReusesCachedPrefix) {
@@ -227,7 +300,106 @@ TEST(BeamSearch, StopTokenFinishesHypotheses) {
   bool any_finished = false;
   for (const auto& h : *r) any_finished |= h.finished && h.tokens.empty();
   EXPECT_TRUE(any_finished);
-  EXPECT_FALSE(beam_search(t, prompt, BeamSearchParams{0, 4, 1.0f, {}}).ok());
+  BeamSearchParams none;
+  none.beams = 0;
+  EXPECT_FALSE(beam_search(t, prompt, none).ok());
+}
+
+// Stop strings in beam search. With one beam it is greedy decoding, so it
+// stops where generate() with the same stop string stops.
+TEST(BeamSearch, OneBeamStopsWhereGreedyStops) {
+  const std::string full = reference_text(24);
+  ASSERT_GT(full.size(), 8u);
+  const std::string stop = full.substr(full.size() / 2, 3);
+  const std::size_t at = full.find(stop);
+  GenerationRequest req = greedy_request(24);
+  req.stop = {stop};
+  Session s(tiny());
+  auto g = generate(s, &tok(), req);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->finish, FinishReason::kStop);
+  ASSERT_EQ(g->text, full.substr(0, at));
+
+  BeamSearchParams p;
+  p.beams = 1;
+  p.max_tokens = 24;
+  p.tokenizer = &tok();
+  auto unstopped = beam_search(tiny(), req.prompt, p);
+  ASSERT_TRUE(unstopped.ok()) << unstopped.error().message;
+  EXPECT_EQ(unstopped->front().text, full);
+  EXPECT_FALSE(unstopped->front().finished);
+  p.stop = {"never-appears-\x01", stop};
+  auto r = beam_search(tiny(), req.prompt, p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  const Hypothesis& h = r->front();
+  EXPECT_TRUE(h.finished);
+  EXPECT_EQ(h.text, g->text);
+  std::vector<int32_t> ids;
+  for (const auto& t : g->tokens) ids.push_back(t.id);
+  EXPECT_EQ(h.tokens, ids) << "ends with the token that completed the stop string";
+  // stop strings need the tokenizer
+  p.tokenizer = nullptr;
+  EXPECT_FALSE(beam_search(tiny(), req.prompt, p).ok());
+}
+
+// With several beams every hypothesis is cut at its first stop string: a
+// finished one ends with the token that completed it, an unfinished one
+// never contains it. The stop string is the text of the most likely first
+// token, so with no length penalty (score = log probability, which only
+// falls as tokens are added) that one-token hypothesis ranks first.
+TEST(BeamSearch, StopStringsEndEveryHypothesis) {
+  const auto prompt = greedy_request(1).prompt;
+  Session s(tiny());
+  ASSERT_TRUE(s.append(prompt).ok());
+  const int32_t first = argmax(s.last_logits().data(), tiny().config().vocab_size);
+  const std::string stop = tok().decode(std::vector<int32_t>{first});
+  ASSERT_FALSE(stop.empty());
+  ASSERT_TRUE(text::is_valid_utf8(stop));
+  auto check = [&](const std::vector<Hypothesis>& hyps, const std::string& stop, const std::string& what) {
+    for (std::size_t i = 0; i < hyps.size(); ++i) {
+      const Hypothesis& h = hyps[i];
+      SCOPED_TRACE(what + ", hypothesis " + std::to_string(i));
+      const std::string all = tok().decode(h.tokens);
+      EXPECT_EQ(h.text.find(stop), std::string::npos) << h.text;
+      if (h.finished) {
+        ASSERT_FALSE(h.tokens.empty());
+        const std::string before = tok().decode(std::span(h.tokens).first(h.tokens.size() - 1));
+        EXPECT_EQ(before.find(stop), std::string::npos) << "finished later than its first stop string";
+        ASSERT_NE(all.find(stop), std::string::npos);
+        EXPECT_EQ(h.text, all.substr(0, all.find(stop)));
+      } else {
+        EXPECT_EQ(h.text, all);
+      }
+    }
+  };
+  BeamSearchParams p;
+  p.beams = 3;
+  p.max_tokens = 8;
+  p.length_penalty = 0.0f;
+  p.tokenizer = &tok();
+  p.stop = {stop};
+  auto r = beam_search(tiny(), prompt, p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_FALSE(r->empty());
+  check(*r, stop, "no length penalty");
+  EXPECT_EQ(r->front().tokens, std::vector<int32_t>{first});
+  EXPECT_TRUE(r->front().finished);
+  EXPECT_EQ(r->front().text, "");
+  // a stop string from the middle of the unstopped best hypothesis
+  p.length_penalty = 1.0f;
+  p.max_tokens = 16;
+  p.stop = {};
+  auto free_run = beam_search(tiny(), prompt, p);
+  ASSERT_TRUE(free_run.ok());
+  const std::string best = free_run->front().text;
+  ASSERT_GT(best.size(), 6u);
+  const std::string middle = best.substr(best.size() / 2, 2);
+  p.stop = {middle};
+  auto cut = beam_search(tiny(), prompt, p);
+  ASSERT_TRUE(cut.ok());
+  ASSERT_FALSE(cut->empty());
+  check(*cut, middle, "length penalty 1");
 }
 
 }  // namespace
