@@ -2,9 +2,16 @@
 // run / chat as a user drives them.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <set>
+
+#include "engine/generator.h"
+#include "model/model.h"
 #include "support/cli_runner.h"
 #include "support/golden.h"
 #include "support/temp_dir.h"
+#include "support/test_env.h"
+#include "text/chat_template.h"
 
 namespace dsv3::test {
 namespace {
@@ -74,9 +81,19 @@ TEST(TextCli, RunStreamsAndReportsSpeed) {
   EXPECT_EQ(beams.out, ref["greedy_text"].get<std::string>() + "\n");
 }
 
+// Speed reports on stderr: one per answer, cancelled or not.
+int answers_in(const std::string& err) {
+  int n = 0;
+  for (std::size_t at = err.find("[prompt: "); at != std::string::npos; at = err.find("[prompt: ", at + 1)) ++n;
+  return n;
+}
+
 TEST(TextCli, ChatKeepsHistoryAndResets) {
-  const CliRun r = run("chat --max-tokens 6 --temperature 0" + kTiny, "Hello\nHow are you?\n/reset\nHello\n/exit\n");
+  // what follows /exit is never answered: /exit was read, not end of input
+  const CliRun r = run("chat --max-tokens 6 --temperature 0" + kTiny,
+                       "Hello\nHow are you?\n/reset\nHello\n/exit\nAre you still there?\n");
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(answers_in(r.err), 3) << r.err;
   EXPECT_NE(r.err.find("[conversation cleared]"), std::string::npos) << r.err;
   // the second turn reused the first turn's cache
   EXPECT_NE(r.err.find("cached"), std::string::npos);
@@ -93,10 +110,165 @@ TEST(TextCli, ChatKeepsHistoryAndResets) {
 }
 
 TEST(TextCli, CtrlCStopsTheAnswerNotTheProgram) {
-  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny, "Tell me a long story\n", 300, "/exit\n");
+  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny, "Tell me a long story\n", 300,
+                                   "/exit\nAnd another one\n");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("[stopped]"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;  // and it went on to read /exit
+  EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;
+  // it went on to read /exit (and so left the question after it unanswered)
+  EXPECT_EQ(answers_in(r.err), 1) << r.err;
+}
+
+std::string threads() { return " --threads " + std::to_string(test_threads()); }
+const nlohmann::json& reference_prompt() {
+  static const nlohmann::json j = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1];
+  return j;
+}
+// `run --raw` on the reference prompt with extra flags.
+CliRun run_raw(const std::string& model_flag, const std::string& flags) {
+  return run("run --raw --max-tokens 24 --prompt '" + reference_prompt()["text"].get<std::string>() + "'" + model_flag +
+             threads() + flags);
+}
+
+// --stop with --beams: one beam is greedy decoding, so it stops where
+// sampling at temperature 0 stops; with several beams the text never holds
+// the stop string (taken from the unstopped beam output, which does).
+TEST(TextCli, BeamsHonourStopStrings) {
+  const CliRun free_run = run_raw(kTiny, " --beams 1 --quiet");
+  ASSERT_EQ(free_run.code, 0) << free_run.err;
+  const std::string text = free_run.out.substr(0, free_run.out.size() - 1);
+  ASSERT_GT(text.size(), 8u);
+  const std::string stop = text.substr(text.size() / 2, 3);
+  const CliRun greedy = run_raw(kTiny, " --temperature 0 --quiet --stop '" + stop + "'");
+  ASSERT_EQ(greedy.code, 0) << greedy.err;
+  EXPECT_EQ(greedy.out, text.substr(0, text.find(stop)) + "\n");
+  const CliRun beam = run_raw(kTiny, " --beams 1 --quiet --stop '" + stop + "'");
+  ASSERT_EQ(beam.code, 0) << beam.err;
+  EXPECT_EQ(beam.out, greedy.out);
+
+  const CliRun three = run_raw(kTiny, " --beams 3 --quiet");
+  ASSERT_EQ(three.code, 0) << three.err;
+  ASSERT_GT(three.out.size(), 8u);
+  const std::string stop3 = three.out.substr(three.out.size() / 2, 2);
+  const CliRun cut = run_raw(kTiny, " --beams 3 --quiet --stop '" + stop3 + "'");
+  ASSERT_EQ(cut.code, 0) << cut.err;
+  EXPECT_EQ(cut.out.find(stop3), std::string::npos) << cut.out;
+  // generate --beams: the ids end with the token that completed the stop string, the text stops before it
+  std::string ids;
+  for (int id : reference_prompt()["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const CliRun g = run("generate --beams 1 --max-tokens 24 --json --ids " + ids + " --stop '" + stop + "'" + kTiny + threads());
+  ASSERT_EQ(g.code, 0) << g.err;
+  const auto j = nlohmann::json::parse(g.out);
+  EXPECT_EQ(j["text"], text.substr(0, text.find(stop)));
+  const auto got = j["ids"].get<std::vector<int32_t>>();
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(tiny_tokenizer().decode(got).find(stop), std::string::npos);
+  EXPECT_EQ(tiny_tokenizer().decode(std::span(got).first(got.size() - 1)).find(stop), std::string::npos);
+}
+
+// The system message reaches the chat template: run's prompt is the
+// template's rendering of [system, user], and its answer the greedy
+// continuation of those tokens computed here.
+TEST(TextCli, SystemPromptReachesTheTemplate) {
+  const std::string system = "You answer in French.", user = "Hello";
+  auto chat = text::ChatTemplate::load(model_dir("tiny"));
+  ASSERT_TRUE(chat.ok()) << chat.error().message;
+  auto prompt_of = [&](bool with_system) {
+    nlohmann::ordered_json m = nlohmann::ordered_json::array();
+    if (with_system) m.push_back({{"role", "system"}, {"content", system}});
+    m.push_back({{"role", "user"}, {"content", user}});
+    auto text = chat->render(m, true);
+    EXPECT_TRUE(text.ok());
+    return tiny_tokenizer().encode(text.ok() ? *text : "");
+  };
+  const auto with = prompt_of(true), without = prompt_of(false);
+  ASSERT_GT(with.size(), without.size());
+  Session s(*loaded("tiny").transformer);
+  GenerationRequest req;
+  req.prompt = with;
+  req.sampling.temperature = 0.0f;
+  req.max_tokens = 8;
+  for (int64_t id : loaded("tiny").model->eos_token_ids) req.stop_tokens.push_back(static_cast<int32_t>(id));
+  auto want = generate(s, &tiny_tokenizer(), req);
+  ASSERT_TRUE(want.ok());
+  const CliRun r = run("run --temperature 0 --max-tokens 8 --system '" + system + "' --prompt '" + user + "'" + kTiny + threads());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("[prompt: " + std::to_string(with.size()) + " tokens"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, want->text + "\n");
+  const CliRun plain = run("run --temperature 0 --max-tokens 1 --prompt '" + user + "'" + kTiny + threads());
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_NE(plain.err.find("[prompt: " + std::to_string(without.size()) + " tokens"), std::string::npos) << plain.err;
+}
+
+// A model directory like the tiny model's with one file written (replaced
+// or added): the others are links to the originals.
+class ModelDir {
+ public:
+  ModelDir(const std::string& file, const std::string& text) {
+    for (const auto& e : std::filesystem::directory_iterator(model_dir("tiny"))) {
+      const std::string name = e.path().filename().string();
+      if (name != file) std::filesystem::create_symlink(e.path(), dir_.path() / name);
+    }
+    write_file(dir_.file(file), text);
+  }
+  std::string flag() const { return " --model " + dir_.path().string(); }
+  std::string path() const { return dir_.path().string(); }
+
+ private:
+  TempDir dir_;
+};
+
+// generation_config.json's sampling defaults apply when no flag says otherwise:
+// each of these makes run greedy (without it, run samples at 0.6).
+TEST(TextCli, GenerationConfigDefaults) {
+  const std::string greedy = reference_prompt()["greedy_text"].get<std::string>() + "\n";
+  for (const std::string cfg : {R"({"temperature": 0.0})", R"({"do_sample": false, "temperature": 0.9})",
+                                R"({"temperature": 0.8, "top_k": 1})"}) {
+    SCOPED_TRACE(cfg);
+    ModelDir m("generation_config.json", cfg);
+    const CliRun r = run_raw(m.flag(), " --quiet");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, greedy);
+  }
+  // flags win over it
+  ModelDir m("generation_config.json", R"({"temperature": 0.0})");
+  const CliRun hot = run_raw(m.flag(), " --quiet --temperature 1 --seed 3");
+  ASSERT_EQ(hot.code, 0) << hot.err;
+  EXPECT_NE(hot.out, greedy);
+  // without one, the default (0.6) samples: a seeded run is not the greedy text
+  const CliRun plain = run_raw(kTiny, " --quiet --seed 3");
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_NE(plain.out, greedy);
+}
+
+// eos_token_id as a list, in config.json or generation_config.json (added to
+// config.json's): generation stops at whichever comes first.
+TEST(TextCli, EosTokenListsStopGeneration) {
+  const auto g = reference_prompt()["greedy"].get<std::vector<int32_t>>();
+  const int32_t a = g[9], b = g[5];  // listed out of order: the first to come stops it
+  std::size_t stop_at = 0;
+  while (stop_at < g.size() && g[stop_at] != a && g[stop_at] != b) ++stop_at;
+  ASSERT_LT(stop_at, g.size());
+  const std::string text = tiny_tokenizer().decode(std::span(g).first(stop_at));
+  nlohmann::json config = read_json(model_dir("tiny") + "/config.json");
+  config["eos_token_id"] = {a, b};
+  const std::string list = "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+  const ModelDir in_config("config.json", config.dump());
+  const ModelDir in_generation("generation_config.json", R"({"eos_token_id": )" + list + "}");
+  auto eos_of = [](const ModelDir& m) {
+    auto model = Model::load(m.path());
+    EXPECT_TRUE(model.ok()) << model.error().message;
+    return model.ok() ? (*model)->eos_token_ids : std::vector<int64_t>{};
+  };
+  EXPECT_EQ(eos_of(in_config), (std::vector<int64_t>{a, b}));
+  EXPECT_EQ(eos_of(in_generation), (std::vector<int64_t>{1, a, b}));
+  for (const ModelDir* m : {&in_config, &in_generation}) {
+    const CliRun r = run_raw(m->flag(), " --temperature 0");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, text + "\n");
+    EXPECT_NE(r.err.find("generation: " + std::to_string(stop_at + 1) + " tokens"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("| stop]"), std::string::npos) << r.err;
+  }
 }
 
 TEST(TextCli, BadInputExitsTwo) {

@@ -135,10 +135,26 @@ TEST(Utf8Stream, TokenSplittingACodePoint) {
   bool split = false;
   for (int32_t id : ids) split |= !text::is_valid_utf8(t.token_bytes(id));
   ASSERT_TRUE(split) << "expected a token that is part of a character";
+  // the flag is two 4-byte characters: after each token the stream has given
+  // exactly the characters complete so far, and holds the rest
+  const std::string flag = "🇫🇷";
+  ASSERT_EQ(flag.size(), 8u);
   text::Utf8Stream stream;
   std::string out;
-  stream.push(t.token_bytes(ids[0]), out);
-  EXPECT_TRUE(out.empty() || text::is_valid_utf8(out));
+  std::size_t fed = 0;
+  bool held_back = false;
+  for (int32_t id : ids) {
+    const std::string& bytes = t.token_bytes(id);
+    ASSERT_EQ(flag.compare(fed, bytes.size(), bytes), 0) << "the tokens spell the flag";
+    fed += bytes.size();
+    stream.push(bytes, out);
+    EXPECT_EQ(out, flag.substr(0, fed / 4 * 4)) << "after " << fed << " bytes";
+    EXPECT_EQ(stream.pending(), fed % 4 != 0);
+    held_back |= fed % 4 != 0;
+  }
+  EXPECT_EQ(fed, flag.size());
+  EXPECT_TRUE(held_back) << "some token ended inside a character";
+  EXPECT_EQ(out, flag);
 }
 
 TEST(Utf8, LossyMatchesMaximalSubpartRule) {
