@@ -120,6 +120,13 @@ TEST(TextCli, CtrlCStopsTheAnswerNotTheProgram) {
 }
 
 std::string threads() { return " --threads " + std::to_string(test_threads()); }
+// A flag with a value derived from model output, quoted for the shell, and
+// attached with '=' so that a value starting with '-' stays a value.
+std::string flag(const std::string& name, const std::string& value) {
+  std::string q = "'";
+  for (char ch : value) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return " " + name + "=" + q + "'";
+}
 const nlohmann::json& reference_prompt() {
   static const nlohmann::json j = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1];
   return j;
@@ -139,10 +146,10 @@ TEST(TextCli, BeamsHonourStopStrings) {
   const std::string text = free_run.out.substr(0, free_run.out.size() - 1);
   ASSERT_GT(text.size(), 8u);
   const std::string stop = text.substr(text.size() / 2, 3);
-  const CliRun greedy = run_raw(kTiny, " --temperature 0 --quiet --stop '" + stop + "'");
+  const CliRun greedy = run_raw(kTiny, " --temperature 0 --quiet" + flag("--stop", stop));
   ASSERT_EQ(greedy.code, 0) << greedy.err;
   EXPECT_EQ(greedy.out, text.substr(0, text.find(stop)) + "\n");
-  const CliRun beam = run_raw(kTiny, " --beams 1 --quiet --stop '" + stop + "'");
+  const CliRun beam = run_raw(kTiny, " --beams 1 --quiet" + flag("--stop", stop));
   ASSERT_EQ(beam.code, 0) << beam.err;
   EXPECT_EQ(beam.out, greedy.out);
 
@@ -150,13 +157,13 @@ TEST(TextCli, BeamsHonourStopStrings) {
   ASSERT_EQ(three.code, 0) << three.err;
   ASSERT_GT(three.out.size(), 8u);
   const std::string stop3 = three.out.substr(three.out.size() / 2, 2);
-  const CliRun cut = run_raw(kTiny, " --beams 3 --quiet --stop '" + stop3 + "'");
+  const CliRun cut = run_raw(kTiny, " --beams 3 --quiet" + flag("--stop", stop3));
   ASSERT_EQ(cut.code, 0) << cut.err;
   EXPECT_EQ(cut.out.find(stop3), std::string::npos) << cut.out;
   // generate --beams: the ids end with the token that completed the stop string, the text stops before it
   std::string ids;
   for (int id : reference_prompt()["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
-  const CliRun g = run("generate --beams 1 --max-tokens 24 --json --ids " + ids + " --stop '" + stop + "'" + kTiny + threads());
+  const CliRun g = run("generate --beams 1 --max-tokens 24 --json --ids " + ids + flag("--stop", stop) + kTiny + threads());
   ASSERT_EQ(g.code, 0) << g.err;
   const auto j = nlohmann::json::parse(g.out);
   EXPECT_EQ(j["text"], text.substr(0, text.find(stop)));
