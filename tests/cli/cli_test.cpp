@@ -24,12 +24,14 @@ namespace {
 
 const std::string kTiny = " --model " + model_dir("tiny");
 const std::string kFp8 = " --model " + model_dir("tiny-fp8");
+// the pool of each dsv3 run: DSV3_TEST_THREADS, not every core
+std::string threads() { return " --threads " + std::to_string(test_threads()); }
 
 TEST(Cli, GenerateJsonMatchesGreedyReference) {
   const auto ref = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][2];
   std::string ids;
   for (int id : ref["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
-  const CliRun r = run("generate" + kTiny + " --ids " + ids + " --max-tokens 24 --temperature 0 --json");
+  const CliRun r = run("generate" + kTiny + threads() + " --ids " + ids + " --max-tokens 24 --temperature 0 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ids"], ref["greedy"]);
@@ -37,7 +39,7 @@ TEST(Cli, GenerateJsonMatchesGreedyReference) {
 
 TEST(Cli, LogitsWritesSafetensors) {
   TempDir d;
-  const CliRun r = run("logits" + kFp8 + " --ids 0,5,9 --out " + d.file("l.safetensors"));
+  const CliRun r = run("logits" + kFp8 + threads() + " --ids 0,5,9 --out " + d.file("l.safetensors"));
   ASSERT_EQ(r.code, 0) << r.err;
   auto f = SafetensorsFile::open(d.file("l.safetensors"));
   ASSERT_TRUE(f.ok()) << f.error().message;
@@ -92,7 +94,6 @@ std::string join_ids(const std::vector<int32_t>& ids) {
   for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
   return s;
 }
-std::string threads() { return " --threads " + std::to_string(test_threads()); }
 
 // The exact (f32) greedy continuation of a prompt on tiny-fp8, computed in
 // this process, and the gap between the best and second-best logit at each step.

@@ -17,6 +17,8 @@ namespace dsv3::test {
 namespace {
 
 const std::string kTiny = " --model " + model_dir("tiny");
+// the pool of each dsv3 run: DSV3_TEST_THREADS, not every core
+std::string threads() { return " --threads " + std::to_string(test_threads()); }
 const nlohmann::json& goldens() {
   static const nlohmann::json j = read_json(reference_dir() + "/goldens/tokenizer/shared.json");
   return j;
@@ -65,18 +67,18 @@ TEST(TextCli, ChatTemplateIsByteExact) {
 }
 
 TEST(TextCli, RunStreamsAndReportsSpeed) {
-  const CliRun a = run("run --prompt 'Hello' --max-tokens 12 --seed 5" + kTiny);
+  const CliRun a = run("run --prompt 'Hello' --max-tokens 12 --seed 5" + kTiny + threads());
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_GT(a.out.size(), 1u);
   EXPECT_NE(a.err.find("tokens/s"), std::string::npos) << a.err;
-  const CliRun b = run("run --prompt 'Hello' --max-tokens 12 --seed 5" + kTiny);
+  const CliRun b = run("run --prompt 'Hello' --max-tokens 12 --seed 5" + kTiny + threads());
   EXPECT_EQ(a.out, b.out);  // same seed, same text
   // greedy --raw equals the reference continuation of prompt 1
   const auto ref = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1];
-  const CliRun g = run("run --raw --quiet --temperature 0 --max-tokens 24 --prompt '" + ref["text"].get<std::string>() + "'" + kTiny);
+  const CliRun g = run("run --raw --quiet --temperature 0 --max-tokens 24 --prompt '" + ref["text"].get<std::string>() + "'" + kTiny + threads());
   ASSERT_EQ(g.code, 0) << g.err;
   EXPECT_EQ(g.out, ref["greedy_text"].get<std::string>() + "\n");
-  const CliRun beams = run("run --raw --beams 1 --max-tokens 24 --prompt '" + ref["text"].get<std::string>() + "'" + kTiny);
+  const CliRun beams = run("run --raw --beams 1 --max-tokens 24 --prompt '" + ref["text"].get<std::string>() + "'" + kTiny + threads());
   ASSERT_EQ(beams.code, 0) << beams.err;
   EXPECT_EQ(beams.out, ref["greedy_text"].get<std::string>() + "\n");
 }
@@ -90,7 +92,7 @@ int answers_in(const std::string& err) {
 
 TEST(TextCli, ChatKeepsHistoryAndResets) {
   // what follows /exit is never answered: /exit was read, not end of input
-  const CliRun r = run("chat --max-tokens 6 --temperature 0" + kTiny,
+  const CliRun r = run("chat --max-tokens 6 --temperature 0" + kTiny + threads(),
                        "Hello\nHow are you?\n/reset\nHello\n/exit\nAre you still there?\n");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(answers_in(r.err), 3) << r.err;
@@ -110,7 +112,7 @@ TEST(TextCli, ChatKeepsHistoryAndResets) {
 }
 
 TEST(TextCli, CtrlCStopsTheAnswerNotTheProgram) {
-  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny, "Tell me a long story\n", 300,
+  const CliRun r = run_interrupted("chat --max-tokens 100000 --temperature 0" + kTiny + threads(), "Tell me a long story\n", 300,
                                    "/exit\nAnd another one\n");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("[stopped]"), std::string::npos) << r.err;
@@ -119,7 +121,6 @@ TEST(TextCli, CtrlCStopsTheAnswerNotTheProgram) {
   EXPECT_EQ(answers_in(r.err), 1) << r.err;
 }
 
-std::string threads() { return " --threads " + std::to_string(test_threads()); }
 // A flag with a value derived from model output, quoted for the shell, and
 // attached with '=' so that a value starting with '-' stays a value.
 std::string flag(const std::string& name, const std::string& value) {
