@@ -96,12 +96,8 @@ int serve(const ServeOptions& o) {
   server::HttpServer http(ioc, routes, ho);
   auto port = http.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(2, port.error());
-  const bool v6 = o.host.find(':') != std::string::npos;
-  std::fprintf(stderr, "dsv3: serving '%s' (context %lld, %lld sequences) listening on http://%s%s%s:%u\n", info.id.c_str(),
-               static_cast<long long>(o.ctx), static_cast<long long>(o.max_sequences), v6 ? "[" : "", o.host.c_str(),
-               v6 ? "]" : "", static_cast<unsigned>(*port));
-  std::fflush(stderr);
-
+  // the handlers are in place before the address is announced: a signal sent
+  // as soon as a client can connect already finds them
   std::thread drainer;
   server::net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -120,6 +116,12 @@ int serve(const ServeOptions& o) {
       if (!e2) ioc.stop();  // a second signal: stop now
     });
   });
+
+  const bool v6 = o.host.find(':') != std::string::npos;
+  std::fprintf(stderr, "dsv3: serving '%s' (context %lld, %lld sequences) listening on http://%s%s%s:%u\n", info.id.c_str(),
+               static_cast<long long>(o.ctx), static_cast<long long>(o.max_sequences), v6 ? "[" : "", o.host.c_str(),
+               v6 ? "]" : "", static_cast<unsigned>(*port));
+  std::fflush(stderr);
 
   std::vector<std::thread> io;
   for (int i = 1; i < o.http_threads; ++i) io.emplace_back([&] { ioc.run(); });

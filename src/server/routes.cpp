@@ -83,6 +83,15 @@ struct HttpGeneration {
     // usage), where it is accounted for like any other
     const bool gone = session->gone();
     if (!e.done && gone) return false;
+    if (e.done) {
+      // accounted for before the reply goes out, the request itself last: a
+      // client that has its answer, or sees its request counted, finds its
+      // tokens in the metrics and charged to its rate limit
+      metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
+      if (e.usage.completion_tokens > 0) metrics.time_to_first_token(e.usage.time_to_first_token);
+      limiter.charge(client, e.usage.completion_tokens);
+      metrics.request(route, final_status(e, gone), seconds_since(t0));
+    }
     if (gone) {
       // nobody to write to
     } else if (stream) {
@@ -116,12 +125,6 @@ struct HttpGeneration {
                                        "application/json", true));
         }
       }
-    }
-    if (e.done) {
-      metrics.request(route, final_status(e, gone), seconds_since(t0));
-      metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
-      if (e.usage.completion_tokens > 0) metrics.time_to_first_token(e.usage.time_to_first_token);
-      limiter.charge(client, e.usage.completion_tokens);
     }
     return true;  // a client gone since is caught at the next event (or by its cancel)
   }
@@ -371,9 +374,9 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
               std::lock_guard lock(self->mu);
               self->running = 0;
             }
-            self->metrics.request("/ws", 499, seconds_since(t0));
             self->metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
             self->limiter.charge(self->client, e.usage.completion_tokens);
+            self->metrics.request("/ws", 499, seconds_since(t0));
             return true;
           }
           if (!e.text.empty() || !e.logprobs.empty()) {
@@ -385,6 +388,11 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
               std::lock_guard lock(self->mu);
               self->running = 0;
             }
+            // accounted for before the "done" message goes out, the request last, as over HTTP
+            self->metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
+            if (e.usage.completion_tokens > 0) self->metrics.time_to_first_token(e.usage.time_to_first_token);
+            self->limiter.charge(self->client, e.usage.completion_tokens);
+            self->metrics.request("/ws", e.error.empty() ? 200 : 500, seconds_since(t0));
             if (!e.error.empty()) {
               ApiError err;
               err.status = 500;
@@ -399,10 +407,6 @@ struct WsConversation : std::enable_shared_from_this<WsConversation> {
                           {"message", {{"role", "assistant"}, {"content", *full}}},
                           {"usage", ResponseBuilder::usage(e.usage)}});
             }
-            self->metrics.request("/ws", e.error.empty() ? 200 : 500, seconds_since(t0));
-            self->metrics.tokens(e.usage.prompt_tokens, e.usage.cached_prompt_tokens, e.usage.completion_tokens);
-            if (e.usage.completion_tokens > 0) self->metrics.time_to_first_token(e.usage.time_to_first_token);
-            self->limiter.charge(self->client, e.usage.completion_tokens);
           }
           return true;
         });

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startServer, parseSse } from "./helpers.mjs";
+import { startServer, parseSse, greedyReference, chatPromptIds, topK, tokenBytes, assertNoNearTie } from "./helpers.mjs";
 
 let server, client;
 before(async () => {
@@ -14,20 +14,33 @@ after(async () => { await server?.stop(); });
 
 const hello = [{ role: "user", content: "Hello, who are you?" }];
 
-test("chat completion: shape, usage, length limit", async () => {
-  const r = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 12 });
+// The server against the model itself, asked through the CLI (no server, no
+// batching): prompt ids from the chat template and tokenizer, greedy ids, and
+// their logits. Logprobs agree to 1e-4 (measured: under 5e-6, f32 in the
+// server's decode against the CLI's prefill, log-softmax in double here).
+const TOL = 1e-4;
+const near = (got, want, what) => assert.ok(Math.abs(got - want) <= TOL, `${what}: ${got} vs ${want} (|diff| ${Math.abs(got - want)})`);
+
+test("chat completion: shape; usage and text as the model gives them", async () => {
+  const r = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 12, temperature: 0 });
   assert.equal(r.object, "chat.completion");
   assert.match(r.id, /^chatcmpl-/);
   assert.equal(r.model, "tiny");
   assert.equal(r.choices.length, 1);
   assert.equal(r.choices[0].message.role, "assistant");
-  assert.equal(typeof r.choices[0].message.content, "string");
-  assert.ok(["stop", "length"].includes(r.choices[0].finish_reason));
+  const prompt = await chatPromptIds(hello);
+  const ref = await greedyReference(prompt, 12);
+  assertNoNearTie(ref);
   const u = r.usage;
-  assert.ok(u.prompt_tokens > 5);
-  assert.ok(u.completion_tokens >= 1 && u.completion_tokens <= 12);
-  if (r.choices[0].finish_reason === "length") assert.equal(u.completion_tokens, 12);
+  assert.equal(u.prompt_tokens, prompt.length);
+  assert.equal(u.completion_tokens, ref.ids.length);
+  assert.equal(r.choices[0].finish_reason, ref.finish);
+  assert.equal(r.choices[0].message.content, ref.text);
   assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+  // the length limit: as many tokens as asked, unless the model ended first
+  const short = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 3, temperature: 0 });
+  assert.equal(short.choices[0].finish_reason, ref.ids.length > 3 ? "length" : ref.finish);
+  assert.equal(short.usage.completion_tokens, Math.min(3, ref.ids.length));
 });
 
 test("streaming chat: role first, deltas, finish chunk, usage chunk, [DONE]", async () => {
@@ -81,16 +94,64 @@ test("completions: a string prompt and token ids", async () => {
   assert.equal(text, b.choices[0].text);
 });
 
-test("logprobs: one entry per token, top alternatives sorted", async () => {
-  const r = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 3 });
+test("chat logprobs: the log-softmax of the model's logits at each greedy token, and its best 5", async () => {
+  const N = 8, K = 5;
+  const r = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: N, temperature: 0, logprobs: true, top_logprobs: K });
+  const prompt = await chatPromptIds(hello);
+  assert.equal(r.usage.prompt_tokens, prompt.length);
+  const ref = await greedyReference(prompt, N);
+  assertNoNearTie(ref);
   const content = r.choices[0].logprobs.content;
-  assert.equal(content.length, r.usage.completion_tokens);
-  for (const t of content) {
-    assert.ok(t.logprob <= 0);
-    assert.equal(t.top_logprobs.length, 3);
-    assert.ok(t.top_logprobs[0].logprob >= t.top_logprobs[1].logprob);
-    assert.equal(t.top_logprobs[0].logprob, t.logprob);  // greedy picks the best
-  }
+  assert.equal(content.length, ref.ids.length);
+  assert.equal(r.usage.completion_tokens, ref.ids.length);
+  content.forEach((t, i) => {
+    const row = ref.rows[i];
+    const want = topK(row, K);
+    assert.deepEqual(Buffer.from(t.bytes), tokenBytes(ref.ids[i]), `token ${i}`);
+    near(t.logprob, row[ref.ids[i]], `logprob ${i}`);
+    assert.equal(t.top_logprobs.length, K);
+    t.top_logprobs.forEach((a, k) => {
+      assert.deepEqual(Buffer.from(a.bytes), tokenBytes(want[k].id), `token ${i}, alternative ${k}`);
+      near(a.logprob, want[k].logprob, `token ${i}, alternative ${k}`);
+    });
+  });
+  assert.equal(Buffer.concat(content.map((t) => Buffer.from(t.bytes))).toString("utf8"), r.choices[0].message.content);
+});
+
+test("completion logprobs for token ids: the same check, and streamed the same", async () => {
+  const prompt = [0, 4134, 17, 90210, 3, 77, 5120, 901];
+  const N = 8, K = 5;
+  const ask = (stream) => client.completions.create({ model: "tiny", prompt, max_tokens: N, temperature: 0, logprobs: K, stream });
+  const r = await ask(false);
+  const ref = await greedyReference(prompt, N);
+  assertNoNearTie(ref);
+  const lp = r.choices[0].logprobs;
+  assert.equal(r.usage.prompt_tokens, prompt.length);
+  assert.equal(r.usage.completion_tokens, ref.ids.length);
+  assert.equal(r.choices[0].text, ref.text);
+  assert.equal(lp.token_logprobs.length, ref.ids.length);
+  let offset = 0;
+  lp.token_logprobs.forEach((l, i) => {
+    const row = ref.rows[i];
+    near(l, row[ref.ids[i]], `logprob ${i}`);
+    assert.equal(lp.text_offset[i], offset);
+    offset += tokenBytes(ref.ids[i]).length;
+    // alternatives are keyed by their text: tokens of the same text share a key
+    const want = topK(row, K);
+    const got = Object.entries(lp.top_logprobs[i]).sort((a, b) => b[1] - a[1]);
+    const texts = new Set(want.map((w) => tokenBytes(w.id).toString("utf8")));
+    assert.equal(got.length, texts.size, `alternatives ${i}: ${JSON.stringify(got)}`);
+    if (got.length === K) got.forEach(([, v], k) => near(v, want[k].logprob, `token ${i}, alternative ${k}`));
+    else for (const [, v] of got) assert.ok(want.some((w) => Math.abs(w.logprob - v) <= TOL), `alternative ${v} of token ${i}`);
+  });
+  // streamed (the prompt now comes from the prefix cache): the same tokens and logprobs, chunk by chunk
+  const chunks = [];
+  for await (const c of await ask(true)) chunks.push(c);
+  const streamed = chunks.flatMap((c) => c.choices[0]?.logprobs?.token_logprobs ?? []);
+  assert.equal(streamed.length, ref.ids.length);
+  streamed.forEach((l, i) => near(l, ref.rows[i][ref.ids[i]], `streamed logprob ${i}`));
+  assert.deepEqual(chunks.flatMap((c) => c.choices[0]?.logprobs?.text_offset ?? []), lp.text_offset);
+  assert.equal(chunks.map((c) => c.choices[0]?.text ?? "").join(""), r.choices[0].text);
 });
 
 test("models list", async () => {

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { startServer, parseSse, sleep, binary, tinyModel } from "./helpers.mjs";
+import { startServer, parseSse, binary, tinyModel } from "./helpers.mjs";
 
 test("SIGTERM while idle exits 0", async () => {
   const s = await startServer();
@@ -24,20 +24,21 @@ test("SIGTERM during a stream: the stream ends well-formed, then exit 0", async 
   const dec = new TextDecoder();
   const first = await reader.read();
   text += dec.decode(first.value, { stream: true });
-  const t0 = Date.now();
   s.proc.kill("SIGTERM");
-  for (;;) {
+  for (let reads = 0; ; reads++) {
+    assert.ok(reads < 100000, "the stream did not end");
     const { value, done } = await reader.read();
     if (done) break;
     text += dec.decode(value, { stream: true });
   }
   const { events, done } = parseSse(text);
   assert.ok(done, "no [DONE] after SIGTERM");
+  // 16000 tokens take far longer than the 1 s it got: cut off, not run to its end
   const finish = events.map((e) => e.choices[0]?.finish_reason).filter(Boolean);
-  assert.equal(finish.length, 1);
+  assert.deepEqual(finish, ["cancelled"]);
   const r = await s.exit;
   assert.equal(r.code, 0, s.stderr());
-  assert.ok(Date.now() - t0 < 8000, "shutdown took " + (Date.now() - t0) + " ms");
+  assert.match(s.stderr(), /SIGTERM: finishing running requests \(up to 1 s\)[\s\S]*stopped/);
 });
 
 test("SIGINT exits 0; new connections are refused while draining", async () => {

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { startServer } from "./helpers.mjs";
+import { startServer, metric, waitFor, deadlineMs } from "./helpers.mjs";
 
 let server;
 before(async () => { server = await startServer(["--ctx", "16384", "--api-key", "ws-key"]); });
@@ -19,7 +19,11 @@ function connect(headers = { Authorization: "Bearer ws-key" }, query = "") {
     const w = waiters.shift();
     if (w) w(m); else queue.push(m);
   });
-  const next = () => queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r));
+  // bounded by the deadline: a server that stops answering fails the test, not the runner
+  const next = () => queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("no message within the deadline")), deadlineMs);
+    waiters.push((m) => { clearTimeout(t); resolve(m); });
+  });
   const opened = new Promise((resolve, reject) => { ws.on("open", resolve); ws.on("error", reject); ws.on("unexpected-response", (_, res) => reject(new Error("HTTP " + res.statusCode))); });
   return { ws, next, opened };
 }
@@ -27,11 +31,12 @@ function connect(headers = { Authorization: "Bearer ws-key" }, query = "") {
 // Reads messages until "done" or an error; returns them all.
 async function collect(next) {
   const msgs = [];
-  for (;;) {
+  for (let i = 0; i < 20000; i++) {
     const m = await next();
     msgs.push(m);
     if (m.type === "done" || m.type === "error") return msgs;
   }
+  throw new Error("no done message after 20000 messages");
 }
 
 const request = (extra = {}) => JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "Hello" }], max_tokens: 10, temperature: 0, ...extra });
@@ -95,7 +100,7 @@ test("a second request while one runs is refused as busy", async () => {
   await next();
   ws.send(request());
   let m;
-  do { m = await next(); } while (m.type !== "error");
+  for (let i = 0; (m = await next()).type !== "error"; i++) assert.ok(i < 16000, "no busy error");
   assert.equal(m.error.code, "busy");
   ws.send(JSON.stringify({ type: "cancel" }));
   const rest = await collect(next);
@@ -110,4 +115,38 @@ test("keys: header or ?api_key=; none is refused", async () => {
   q.ws.send(request({ max_tokens: 2 }));
   assert.equal((await collect(q.next)).at(-1).type, "done");
   q.ws.close();
+});
+
+const health = async () => (await fetch(server.url + "/health")).json();
+
+test("closing the connection mid-generation frees the sequence; its tokens count; the server stays healthy", async () => {
+  const ws499 = 'dsv3_http_requests_total{route="/ws",status="499"}';
+  // a close handshake, then a connection dropped without one
+  for (const how of ["close", "terminate"]) {
+    const before499 = await metric(server.url, ws499);
+    const beforeTokens = await metric(server.url, "dsv3_completion_tokens_total");
+    const { ws, next, opened } = connect();
+    await opened;
+    ws.send(request({ max_tokens: 16000 }));
+    assert.equal((await next()).choices[0].delta.role, "assistant");
+    // three chunks of text: three tokens at least
+    for (let i = 0; i < 3; i++) assert.equal((await next()).object, "chat.completion.chunk");
+    assert.equal((await health()).active, 1);
+    ws[how]();
+    await waitFor(async () => (await health()).active === 0 && await metric(server.url, ws499) === before499 + 1,
+      `the server to see the connection go (${how}) and free its sequence`);
+    const tokens = await metric(server.url, "dsv3_completion_tokens_total");
+    assert.ok(tokens >= beforeTokens + 3, `${how}: its tokens were not counted (${beforeTokens} -> ${tokens})`);
+    const h = await health();
+    assert.equal(h.status, "ok");
+    assert.equal(h.queued, 0);
+  }
+  // a new connection is served in full
+  const { ws, next, opened } = connect();
+  await opened;
+  ws.send(request({ max_tokens: 4 }));
+  const done = (await collect(next)).at(-1);
+  assert.equal(done.type, "done");
+  assert.equal(done.usage.completion_tokens, 4);
+  ws.close();
 });
