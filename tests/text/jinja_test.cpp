@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 
@@ -725,8 +725,15 @@ TEST(JinjaErrors, HostileTemplatesNeverCrash) {
                              "\xff\xfe{{ '\xc3' }}",
                              "{{ ** }}"};
   // every error names a place in the source ("jinja LINE:COL: message"); the
-  // sources here are one line long
-  const std::regex located(R"(^jinja 1:([0-9]+): .+)");
+  // sources here are one line long. Returns the column, or -1.
+  const auto column_of = [](const std::string& e) {
+    const std::string head = "jinja 1:";
+    if (e.compare(0, head.size(), head) != 0) return -1;
+    std::size_t at = head.size(), end = at;
+    while (end < e.size() && std::isdigit(static_cast<unsigned char>(e[end]))) ++end;
+    if (end == at || e.compare(end, 2, ": ") != 0 || e.size() <= end + 2) return -1;
+    return std::stoi(e.substr(at, end - at));
+  };
   const Json context = J(R"({"a": [1], "b": "s", "x": 0})");
   int parsed = 0, rendered = 0;
   for (const char* a : fragments) {
@@ -735,10 +742,8 @@ TEST(JinjaErrors, HostileTemplatesNeverCrash) {
       SCOPED_TRACE(src);
       auto t = Template::parse(src);
       if (!t.ok()) {
-        std::smatch m;
         const std::string& e = t.error().message;
-        ASSERT_TRUE(std::regex_match(e, m, located)) << e;
-        const int col = std::stoi(m[1]);
+        const int col = column_of(e);
         EXPECT_GE(col, 1) << e;
         EXPECT_LE(col, static_cast<int>(src.size()) + 1) << e;
         EXPECT_EQ(Template::parse(src).error().message, e) << "parsing is deterministic";
@@ -749,7 +754,7 @@ TEST(JinjaErrors, HostileTemplatesNeverCrash) {
       auto again = t->render(context);
       ASSERT_EQ(r.ok(), again.ok());
       if (!r.ok()) {
-        EXPECT_TRUE(std::regex_match(r.error().message, located)) << r.error().message;
+        EXPECT_GE(column_of(r.error().message), 1) << r.error().message;
         EXPECT_EQ(again.error().message, r.error().message);
         continue;
       }
