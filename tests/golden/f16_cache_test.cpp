@@ -8,52 +8,14 @@
 // up to the reference's first near-tie.
 #include <gtest/gtest.h>
 
-#include <cmath>
+#include <cstdio>
 
-#include "engine/session.h"
-#include "support/golden.h"
+#include "support/reference_checks.h"
 
 namespace dsv3::test {
 namespace {
 
 constexpr double kFastPathTolerance = 2e-2;
-
-struct Measured {
-  ErrorDistribution rows;
-  int64_t greedy_compared = 0;
-};
-
-Measured run_model(const std::string& model) {
-  Measured m;
-  const auto ref = read_json(reference_dir() + "/goldens/" + model + "/reference.json");
-  const Golden g(reference_dir() + "/goldens/" + model + "/reference.safetensors");
-  Transformer& t = *loaded(model).transformer;
-  const int64_t vocab = t.config().vocab_size;
-  for (std::size_t p = 0; p < ref["prompts"].size(); ++p) {
-    const auto& entry = ref["prompts"][p];
-    const std::string key = "p" + std::to_string(p) + ".";
-    const auto ids = entry["ids"].get<std::vector<int32_t>>();
-    const auto greedy = entry["greedy"].get<std::vector<int32_t>>();
-    std::vector<int32_t> seq = ids;
-    seq.insert(seq.end(), greedy.begin(), greedy.end());
-    Session s(t, 7, DType::F16);  // odd chunks: prefill and decode both read f16 rows
-    std::vector<float> logits;
-    EXPECT_TRUE(s.append(seq, &logits).ok());
-    if (logits.size() != seq.size() * vocab) return m;
-    for (std::size_t row = 0; row < seq.size(); ++row)
-      m.rows.add(reference_row_error(g, key, static_cast<int64_t>(row), logits.data() + row * vocab, vocab));
-    Session d(t, 512, DType::F16);
-    auto got = generate_greedy(d, ids, static_cast<int64_t>(greedy.size()));
-    EXPECT_TRUE(got.ok());
-    if (!got.ok()) return m;
-    std::vector<double> gaps;
-    for (std::size_t k = 0; k < greedy.size(); ++k)
-      gaps.push_back(reference_top2_gap(g, key, static_cast<int64_t>(ids.size() + k) - 1, vocab));
-    m.greedy_compared +=
-        expect_greedy_until_near_tie(*got, greedy, gaps, 2 * kFastPathTolerance, model + " prompt " + std::to_string(p));
-  }
-  return m;
-}
 
 TEST(F16Cache, RowErrorsAsMeasuredAndGreedyUntilNearTies) {
   struct Bounds {
@@ -67,7 +29,9 @@ TEST(F16Cache, RowErrorsAsMeasuredAndGreedyUntilNearTies) {
   // most 1 % of rows outside 2e-2. The greedy counts depend only on where
   // the reference has near-ties, so they are exact.
   for (const Bounds& b : {Bounds{"tiny-fp8", 6e-3, 8e-3, 1e-2, 0.99, 33}, Bounds{"tiny", 3e-3, 5e-3, 1.5e-2, 0.99, 82}}) {
-    Measured m = run_model(b.model);
+    // odd chunks: prefill and decode both read f16 rows
+    ReducedPrecision m = measure_reduced_precision(*loaded(b.model).transformer, b.model, 7, DType::F16,
+                                                   2 * kFastPathTolerance);
     const double share = static_cast<double>(m.rows.within(kFastPathTolerance)) / static_cast<double>(m.rows.size());
     std::printf("[ f16 cache, %s: %s, %.4f within %g, %lld greedy tokens compared ]\n", b.model.c_str(),
                 m.rows.summary().c_str(), share, kFastPathTolerance, static_cast<long long>(m.greedy_compared));

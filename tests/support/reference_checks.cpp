@@ -116,4 +116,35 @@ void expect_long_context(ForwardPass& f, const std::string& model, int64_t chunk
               static_cast<long long>(chunk), f.device().c_str(), worst_top, worst_lse, worst_full);
 }
 
+ReducedPrecision measure_reduced_precision(ForwardPass& f, const std::string& model, int64_t chunk, DType cache,
+                                           double tie) {
+  ReducedPrecision m;
+  const Golden& g = reference_golden(model);
+  const int64_t vocab = f.config().vocab_size;
+  for (int p = 0; p < reference_prompt_count(model); ++p) {
+    const auto& entry = reference_json(model)["prompts"][p];
+    const std::string key = "p" + std::to_string(p) + ".";
+    const auto ids = ids_of(entry, "ids");
+    const auto greedy = ids_of(entry, "greedy");
+    std::vector<int32_t> seq = ids;
+    seq.insert(seq.end(), greedy.begin(), greedy.end());
+    Session s(f, chunk, cache);
+    std::vector<float> logits;
+    const Status st = s.append(seq, &logits);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    if (logits.size() != seq.size() * vocab) return m;
+    for (std::size_t row = 0; row < seq.size(); ++row)
+      m.rows.add(reference_row_error(g, key, static_cast<int64_t>(row), logits.data() + row * vocab, vocab));
+    Session d(f, chunk, cache);
+    auto got = generate_greedy(d, ids, static_cast<int64_t>(greedy.size()));
+    EXPECT_TRUE(got.ok());
+    if (!got.ok()) return m;
+    std::vector<double> gaps;
+    for (std::size_t k = 0; k < greedy.size(); ++k)
+      gaps.push_back(reference_top2_gap(g, key, static_cast<int64_t>(ids.size() + k) - 1, vocab));
+    m.greedy_compared += expect_greedy_until_near_tie(*got, greedy, gaps, tie, model + " prompt " + std::to_string(p));
+  }
+  return m;
+}
+
 }  // namespace dsv3::test

@@ -28,4 +28,17 @@ void expect_reference_greedy(ForwardPass& f, const std::string& model, int promp
 // logsumexp and (tiny-fp8) the last 64 full rows within kExactTolerance.
 void expect_long_context(ForwardPass& f, const std::string& model, int64_t chunk);
 
+// A reduced-precision path (an f16 cache, bf16 prefill) over every prompt of
+// goldens/<model>, through Sessions that prefill in chunks of `chunk` into a
+// `cache` cache: the error of each logits row of prompt + greedy continuation,
+// and how many greedy tokens matched the reference before its first near-tie
+// (`tie`, see expect_greedy_until_near_tie). The caller holds both to what
+// was measured.
+struct ReducedPrecision {
+  ErrorDistribution rows;
+  int64_t greedy_compared = 0;
+};
+ReducedPrecision measure_reduced_precision(ForwardPass& f, const std::string& model, int64_t chunk, DType cache,
+                                           double tie);
+
 }  // namespace dsv3::test
