@@ -76,23 +76,25 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
     // (a token that completes a stop string finishes its hypothesis too, with the token kept)
     std::vector<Candidate> chosen;
     std::vector<std::optional<CompletionText>> chosen_text;
+    // a finished hypothesis of `length` scored tokens; whether n are now done
+    auto finish = [&](std::vector<int32_t> tokens, double logprob, std::size_t length, std::string text) {
+      const double score = normalised(logprob, length, p.length_penalty);
+      done.push_back({std::move(tokens), logprob, score, true, std::move(text)});
+      return static_cast<int>(done.size()) >= n;
+    };
     for (const Candidate& c : cands) {
       if (static_cast<int>(chosen.size()) >= n) break;
       const Beam& parent = live[c.beam];
       if (is_stop(c.token)) {
-        Hypothesis h{parent.tokens, c.logprob, 0.0, true, final_text(parent.text)};
-        h.score = normalised(c.logprob, h.tokens.size() + 1, p.length_penalty);
-        done.push_back(std::move(h));
-        if (static_cast<int>(done.size()) >= n) break;
+        if (finish(parent.tokens, c.logprob, parent.tokens.size() + 1, final_text(parent.text))) break;
         continue;
       }
       std::optional<CompletionText> text = parent.text;
       if (text && text->push(p.tokenizer->token_bytes(c.token))) {
-        Hypothesis h{parent.tokens, c.logprob, 0.0, true, text->text()};
-        h.tokens.push_back(c.token);
-        h.score = normalised(c.logprob, h.tokens.size(), p.length_penalty);
-        done.push_back(std::move(h));
-        if (static_cast<int>(done.size()) >= n) break;
+        std::vector<int32_t> tokens = parent.tokens;
+        tokens.push_back(c.token);
+        const std::size_t length = tokens.size();
+        if (finish(std::move(tokens), c.logprob, length, text->text())) break;
         continue;
       }
       chosen.push_back(c);

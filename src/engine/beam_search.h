@@ -4,9 +4,8 @@
 // prefix is computed once.
 #pragma once
 #include <cstdint>
-#include <vector>
-
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/session.h"

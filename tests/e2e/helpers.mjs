@@ -12,9 +12,21 @@ export const root = path.resolve(here, "../..");
 export const binary = process.env.DSV3_BINARY || path.join(root, "build/dsv3");
 export const tinyModel = path.join(root, "tests/data/reference/models/tiny");
 
+// A positive integer from the environment (the settings of support/test_env.h).
+function positiveSetting(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+// Threads of every dsv3 the tests start (DSV3_TEST_THREADS, default 2).
+export const testThreads = positiveSetting("DSV3_TEST_THREADS", 2);
+
 // Resolves to {url, port, proc, stderr(), stop()} once the server prints its address.
 export function startServer(extraArgs = [], { model = tinyModel } = {}) {
-  const args = ["serve", "--model", model, "--port", "0", "--threads", "2", ...extraArgs];
+  const args = ["serve", "--model", model, "--port", "0", "--threads", testThreads, ...extraArgs].map(String);
   const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   let exited = null;
@@ -53,13 +65,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // How long any wait for a state may take (DSV3_TEST_DEADLINE_S, as in the C++
 // tests' support/test_env.h; default 120 s): tests wait for states, never for
 // a fixed time.
-export const deadlineMs = (() => {
-  const v = process.env.DSV3_TEST_DEADLINE_S;
-  if (v === undefined || v === "") return 120000;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`DSV3_TEST_DEADLINE_S must be a positive integer, got '${v}'`);
-  return n * 1000;
-})();
+export const deadlineMs = positiveSetting("DSV3_TEST_DEADLINE_S", 120) * 1000;
 
 // Polls the (possibly async) predicate until it returns a truthy value, which
 // it resolves to; throws, naming `what`, once the deadline passes.
@@ -182,7 +188,7 @@ export function topK(row, k) {
 // text (`dsv3 generate`), and at each of them the log-softmax, in double here,
 // of the logits `dsv3 logits` writes for the whole sequence.
 export async function greedyReference(prompt, n) {
-  const model = ["--model", tinyModel, "--threads", "2"];
+  const model = ["--model", tinyModel, "--threads", testThreads];
   const gen = JSON.parse(await cli(["generate", ...model, "--ids", prompt.join(","), "--max-tokens", n, "--temperature", "0", "--json"]));
   const ids = gen.ids;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsv3-logits-"));
