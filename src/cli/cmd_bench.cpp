@@ -136,7 +136,8 @@ void add_bench(CLI::App& app, int& exit_code) {
         caches.push_back(fp.make_cache(ctx + o->gen_tokens, o->model.cache()));
         const auto ids = random_ids(ctx);
         if (Status st = fp.forward(ids, 0, caches.back(), hidden.data()); !st) return void(exit_code = fail(1, st.error()));
-        fp.logits(hidden.data() + (ctx - 1) * c.hidden_size, 1, logits.data());
+        if (Status st = fp.logits(hidden.data() + (ctx - 1) * c.hidden_size, 1, logits.data()); !st)
+          return void(exit_code = fail(1, st.error()));
         next[k] = argmax(logits.data(), c.vocab_size);
       }
       std::vector<SequenceChunk> chunks(nb);
@@ -144,7 +145,7 @@ void add_bench(CLI::App& app, int& exit_code) {
       for (int64_t step = 0; step < o->gen_tokens; ++step) {
         for (std::size_t k = 0; k < nb; ++k) chunks[k] = SequenceChunk{std::span<const int32_t>(&next[k], 1), ctx + step, &caches[k]};
         if (Status st = fp.forward(chunks, hidden.data()); !st) return void(exit_code = fail(1, st.error()));
-        fp.logits(hidden.data(), o->batch, logits.data());
+        if (Status st = fp.logits(hidden.data(), o->batch, logits.data()); !st) return void(exit_code = fail(1, st.error()));
         for (std::size_t k = 0; k < nb; ++k)
           next[k] = argmax(logits.data() + static_cast<int64_t>(k) * c.vocab_size, c.vocab_size);
       }

@@ -19,34 +19,33 @@
 #include "cuda/graph_cache.h"
 #include "cuda/kernels.h"
 #include "cuda/switches.h"
+#include "model/mla.h"
 #include "ops/rope.h"
 
 namespace dsv3::cuda {
 namespace {
 
-ops::Rope make_rope(const ModelConfig& c) {
-  const int dim = static_cast<int>(c.qk_rope_head_dim);
-  return c.yarn ? ops::Rope(dim, c.rope_theta, *c.yarn) : ops::Rope(dim, c.rope_theta);
-}
-
 class CudaForward : public ForwardPass {
  public:
-  CudaForward(const Model& model, int device) : model_(model), device_(device), rope_(make_rope(model.config)) {}
+  CudaForward(const Model& model, int device) : model_(model), device_(device), rope_(mla_rope(model.config)) {}
 
   Status init();
   const ModelConfig& config() const override { return model_.config; }
   std::string device() const override { return fmt::format("cuda:{}", device_); }
   LatentCache make_cache(int64_t capacity, DType dtype) const override;
   using ForwardPass::forward;
-  Status forward(std::span<const SequenceChunk> batch, float* hidden_out) override;
-  void logits(const float* hidden, int64_t n, float* out) override;
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer) override;
+  Status logits(const float* hidden, int64_t n, float* out) override;
 
  private:
   // Scratch for up to n tokens (only grows; growth drops the captured graphs).
   Status ensure(int64_t n);
   // Every kernel of a forward pass over the n tokens already in ids_/slots_,
   // from the embedding to the final norm (into out_): what a graph captures.
-  Status enqueue_layers(int64_t n);
+  // With an observer (never captured), the residual stream goes to the host
+  // after each layer.
+  Status enqueue_layers(int64_t n, const LayerObserver* observer = nullptr);
+  Status observe(const LayerObserver& observer, int64_t k, const float* x, int64_t n);
   Status gemm(const DMat& w, const float* x, int64_t n, float* out);
   Status swiglu(const DeviceSwiGlu& w, const float* x, int64_t n, float* out);
   Status attention(const DeviceLayer& d, int64_t layer, int64_t n);
@@ -75,6 +74,7 @@ class CudaForward : public ForwardPass {
   DeviceBuffer lh_, lo_;
   std::vector<TokenSlot> host_slots_;
   std::vector<int32_t> host_ids_;
+  std::vector<float> observed_;
 };
 
 Status CudaForward::init() {
@@ -103,9 +103,10 @@ Status CudaForward::init() {
 LatentCache CudaForward::make_cache(int64_t capacity, DType dtype) const {
   const ModelConfig& c = model_.config;
   const DType dt = dtype == DType::F16 ? DType::F16 : DType::F32;
-  auto store = std::make_unique<DeviceCacheStore>(device_, c.num_hidden_layers, c.cache_width(), dt);
-  if (capacity > 0) store->reserve(capacity);
-  return LatentCache(c.num_hidden_layers, c.cache_width(), dt, std::move(store));
+  auto store = std::make_unique<DeviceCacheStore>(this, device_, c.num_hidden_layers, c.cache_width(), dt);
+  // a failed reservation here is reported by the forward pass that needs the room
+  if (capacity > 0) (void)store->reserve(capacity);
+  return LatentCache(std::move(store));
 }
 
 Status CudaForward::ensure(int64_t n) {
@@ -287,12 +288,12 @@ Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
   return {};
 }
 
-Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_out) {
+Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer) {
   const ModelConfig& c = model_.config;
   const int64_t hidden = c.hidden_size;
   DSV3_ASSIGN_OR_RETURN(const int64_t n, check_batch(c, batch));
   for (const SequenceChunk& s : batch)
-    if (!dynamic_cast<DeviceCacheStore*>(s.cache->external()))
+    if (s.cache->rows().owner() != this)
       return make_error("forward: the cache is not a {} cache (make it with this model's make_cache)", device());
   if (n == 0) return {};
   DSV3_CUDA_TRY(cudaSetDevice(device_));
@@ -301,12 +302,9 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
   for (const SequenceChunk& s : batch) {
     if (s.ids.empty()) continue;
     const int64_t end = s.start + static_cast<int64_t>(s.ids.size());
-    s.cache->reserve(end);
-    auto* store = static_cast<DeviceCacheStore*>(s.cache->external());
-    if (store->capacity() < end) {
-      if (store->error()) return make_error("forward: growing a device cache: {}", store->error()->message);
-      return make_error("forward: the device cache holds {} positions, {} needed", store->capacity(), end);
-    }
+    if (Status st = s.cache->reserve(end); !st) return make_error("forward: growing a device cache: {}", st.error().message);
+    // this backend's own cache (its owner is this object): the cast is safe
+    auto* store = static_cast<DeviceCacheStore*>(&s.cache->rows());
     for (std::size_t i = 0; i < s.ids.size(); ++i) {
       TokenSlot t;
       t.cache = store->data();
@@ -323,7 +321,9 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
                                 cudaMemcpyHostToDevice, st));
   DSV3_CUDA_TRY(cudaMemcpyAsync(slots_.get(), host_slots_.data(), static_cast<std::size_t>(n) * sizeof(TokenSlot),
                                 cudaMemcpyHostToDevice, st));
-  if (graphs_ && n <= kGraphMaxN) {
+  if (observer) {
+    DSV3_RETURN_IF_ERROR(enqueue_layers(n, observer));
+  } else if (graphs_ && n <= kGraphMaxN) {
     DSV3_RETURN_IF_ERROR(graphs_cache_.run(n, st, [this, n] { return enqueue_layers(n); }));
   } else {
     DSV3_RETURN_IF_ERROR(enqueue_layers(n));
@@ -335,7 +335,17 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
   return {};
 }
 
-Status CudaForward::enqueue_layers(int64_t n) {
+Status CudaForward::observe(const LayerObserver& observer, int64_t k, const float* x, int64_t n) {
+  const int64_t floats = n * model_.config.hidden_size;
+  observed_.resize(static_cast<std::size_t>(floats));
+  DSV3_CUDA_TRY(cudaMemcpyAsync(observed_.data(), x, static_cast<std::size_t>(floats) * sizeof(float),
+                                cudaMemcpyDeviceToHost, stream_.get()));
+  DSV3_CUDA_TRY(cudaStreamSynchronize(stream_.get()));
+  observer(k, observed_.data(), n);
+  return {};
+}
+
+Status CudaForward::enqueue_layers(int64_t n, const LayerObserver* observer) {
   const ModelConfig& c = model_.config;
   const int64_t hidden = c.hidden_size;
   cudaStream_t st = stream_.get();
@@ -344,6 +354,7 @@ Status CudaForward::enqueue_layers(int64_t n) {
   float* xn = xn_.as<float>();
   float* y = y_.as<float>();
   DSV3_CUDA_TRY(launch_embed(w_->embed, ids_.as<const int32_t>(), n, x, st));
+  if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, 0, x, n));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const DeviceLayer& d = w_->layers[static_cast<std::size_t>(l)];
     DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, d.attn_norm, n, hidden, eps, xn, hidden, st));
@@ -356,8 +367,10 @@ Status CudaForward::enqueue_layers(int64_t n) {
       DSV3_RETURN_IF_ERROR(swiglu(d.mlp, xn, n, y));
     }
     DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
+    if (observer && l + 1 < c.num_hidden_layers) DSV3_RETURN_IF_ERROR(observe(*observer, l + 1, x, n));
   }
   DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out_.as<float>(), hidden, st));
+  if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, c.num_hidden_layers, out_.as<float>(), n));
   return {};
 }
 
@@ -379,13 +392,11 @@ Status CudaForward::run_logits(const float* hidden, int64_t n, float* out) {
   return {};
 }
 
-void CudaForward::logits(const float* hidden, int64_t n, float* out) {
-  if (n <= 0) return;
-  if (Status st = run_logits(hidden, n, out); !st) {
-    // the interface has no error path: say it, and hand back NaN rather than stale values
-    std::fprintf(stderr, "dsv3: logits on %s failed: %s\n", device().c_str(), st.error().message.c_str());
-    std::fill(out, out + n * model_.config.vocab_size, std::numeric_limits<float>::quiet_NaN());
-  }
+Status CudaForward::logits(const float* hidden, int64_t n, float* out) {
+  if (n <= 0) return {};
+  if (Status st = run_logits(hidden, n, out); !st)
+    return make_error("logits on {}: {}", device(), st.error().message);
+  return {};
 }
 
 }  // namespace

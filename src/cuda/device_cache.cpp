@@ -4,14 +4,14 @@
 
 namespace dsv3::cuda {
 
-std::unique_ptr<ExternalCacheStore> DeviceCacheStore::clone() const {
-  auto c = std::make_unique<DeviceCacheStore>(device_, layers_, width_, dtype_);
+std::unique_ptr<ops::RowCache> DeviceCacheStore::clone() const {
+  auto c = std::make_unique<DeviceCacheStore>(owner(), device_, layers(), width(), dtype());
   c->error_ = error_;
   if (capacity_ == 0) return c;
   Status st = [&]() -> Status {
     DSV3_CUDA_TRY(cudaSetDevice(device_));
-    DSV3_RETURN_IF_ERROR(c->buf_.reserve(static_cast<std::size_t>(layers_ * capacity_) * row_bytes()));
-    DSV3_CUDA_TRY(cudaMemcpy(c->buf_.get(), buf_.get(), static_cast<std::size_t>(layers_ * capacity_) * row_bytes(),
+    DSV3_RETURN_IF_ERROR(c->buf_.reserve(static_cast<std::size_t>(layers() * capacity_) * row_bytes()));
+    DSV3_CUDA_TRY(cudaMemcpy(c->buf_.get(), buf_.get(), static_cast<std::size_t>(layers() * capacity_) * row_bytes(),
                              cudaMemcpyDeviceToDevice));
     c->capacity_ = capacity_;
     return {};
@@ -20,22 +20,23 @@ std::unique_ptr<ExternalCacheStore> DeviceCacheStore::clone() const {
   return c;
 }
 
-void DeviceCacheStore::reserve(int64_t positions) {
-  if (positions <= capacity_) return;
-  if (Status st = grow(positions); !st) error_ = st.error();
+Status DeviceCacheStore::reserve(int64_t positions) {
+  if (error_) return make_error("the device cache could not be copied: {}", error_->message);
+  if (positions <= capacity_) return {};
+  return grow(positions);
 }
 
 Status DeviceCacheStore::grow(int64_t positions) {
   const int64_t cap = std::max({positions, capacity_ * 2, int64_t{16}});
   DSV3_CUDA_TRY(cudaSetDevice(device_));
   DeviceBuffer grown;
-  DSV3_RETURN_IF_ERROR(grown.reserve(static_cast<std::size_t>(layers_ * cap) * row_bytes()));
+  DSV3_RETURN_IF_ERROR(grown.reserve(static_cast<std::size_t>(layers() * cap) * row_bytes()));
   if (capacity_ > 0) {
     // each layer's rows move from capacity_ to cap rows apart
     const std::size_t old_pitch = static_cast<std::size_t>(capacity_) * row_bytes();
     const std::size_t new_pitch = static_cast<std::size_t>(cap) * row_bytes();
     DSV3_CUDA_TRY(cudaMemcpy2D(grown.get(), new_pitch, buf_.get(), old_pitch, old_pitch,
-                               static_cast<std::size_t>(layers_), cudaMemcpyDeviceToDevice));
+                               static_cast<std::size_t>(layers()), cudaMemcpyDeviceToDevice));
   }
   buf_ = std::move(grown);
   capacity_ = cap;

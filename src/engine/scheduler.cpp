@@ -277,7 +277,10 @@ void Scheduler::step() {
   if (sampling.empty()) return;
   const int64_t k = static_cast<int64_t>(sampling.size());
   if (static_cast<int64_t>(logits_.size()) < k * vocab_) logits_.resize(static_cast<std::size_t>(k * vocab_));
-  model_.logits(picked_.data(), k, logits_.data());
+  if (const Status st = model_.logits(picked_.data(), k, logits_.data()); !st.ok()) {
+    for (Slot* s : sampling) finish(*s, FinishReason::kStop, st.error().message);
+    return;
+  }
   // sampling reads a vocabulary-sized row per sequence: spread it over the
   // threads; what follows (text, events) stays in order on this thread
   if (options_.pool != nullptr && k > 1)

@@ -27,13 +27,13 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
     pos_ += m;
     tokens_.insert(tokens_.end(), ids.begin() + b, ids.begin() + b + m);
     if (all_logits) {
-      model_.logits(states_.data(), m, all_logits->data() + b * vocab_);
+      DSV3_RETURN_IF_ERROR(model_.logits(states_.data(), m, all_logits->data() + b * vocab_));
     }
     if (b + m < n) continue;
     if (all_logits)  // already computed: the last row of the batch
       std::copy_n(all_logits->data() + (n - 1) * vocab_, vocab_, last_logits_.data());
     else
-      model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data());
+      DSV3_RETURN_IF_ERROR(model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data()));
   }
   return {};
 }

@@ -4,6 +4,7 @@
 // against this and never sees how or where the model computes.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -25,6 +26,11 @@ struct SequenceChunk {
 // each cache at most once, token ids in the vocabulary. Returns the token count.
 Result<int64_t> check_batch(const ModelConfig& c, std::span<const SequenceChunk> batch);
 
+// Sees the residual stream after each layer, in host memory: k = 0 is the
+// embedding output, k = L the final normalised state. For debugging and the
+// per-layer golden tests, on any backend.
+using LayerObserver = std::function<void(int64_t k, const float* hidden, int64_t n)>;
+
 class ForwardPass {
  public:
   virtual ~ForwardPass() = default;
@@ -37,15 +43,18 @@ class ForwardPass {
   // Several sequences in one pass (continuous batching): every weight is read
   // once for all their tokens; attention stays within each sequence. Writes
   // the final normalised hidden states, rows following the chunks in order,
-  // to host memory hidden_out [tokens][hidden_size]. Each cache may appear once.
-  virtual Status forward(std::span<const SequenceChunk> batch, float* hidden_out) = 0;
+  // to host memory hidden_out [tokens][hidden_size]. Each cache may appear
+  // once. An observer (optional) sees the residual stream after each layer.
+  virtual Status forward(std::span<const SequenceChunk> batch, float* hidden_out,
+                         const LayerObserver* observer = nullptr) = 0;
   // logits[n][vocab] = hidden W_lm^T (host memory in and out).
-  virtual void logits(const float* hidden, int64_t n, float* out) = 0;
+  virtual Status logits(const float* hidden, int64_t n, float* out) = 0;
 
   // One sequence.
-  Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out) {
+  Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
+                 const LayerObserver* observer = nullptr) {
     const SequenceChunk chunk{ids, start, &cache};
-    return forward(std::span<const SequenceChunk>(&chunk, 1), hidden_out);
+    return forward(std::span<const SequenceChunk>(&chunk, 1), hidden_out, observer);
   }
 };
 

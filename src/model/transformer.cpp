@@ -1,81 +1,112 @@
 #include "model/transformer.h"
 
-#include "base/thread_pool.h"
-#include "ops/matmul.h"
-#include "ops/norm.h"
-#include "ops/vec.h"
+#include "model/moe.h"
+#include "model/scratch_slots.h"
+#include "ops/cpu_backend.h"
 
 namespace dsv3 {
 
+Transformer::Transformer(const Model& model, ops::Backend& backend)
+    : model_(model), be_(backend), attention_(model.config) {}
+
 Transformer::Transformer(const Model& model, ThreadPool* pool)
-    : model_(model), pool_(pool), attention_(model.config, pool), dense_(pool), moe_(model.config, pool) {}
+    : model_(model),
+      owned_(std::make_unique<ops::CpuBackend>(pool)),
+      be_(*owned_),
+      attention_(model.config) {}
+
+Transformer::~Transformer() = default;
 
 LatentCache Transformer::make_cache(int64_t capacity, DType dtype) const {
-  return LatentCache(model_.config.num_hidden_layers, model_.config.cache_width(), capacity, dtype);
-}
-
-Status Transformer::forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
-                            const LayerObserver* observer) {
-  const SequenceChunk chunk{ids, start, &cache};
-  return forward(std::span<const SequenceChunk>(&chunk, 1), hidden_out, observer);
+  const ModelConfig& c = model_.config;
+  LatentCache cache(be_.make_cache(c.num_hidden_layers, c.cache_width(), dtype));
+  // a failed reservation here is reported by the forward pass that needs the room
+  if (capacity > 0) (void)cache.reserve(capacity);
+  return cache;
 }
 
 Status Transformer::forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer) {
   const ModelConfig& c = model_.config;
+  DSV3_ASSIGN_OR_RETURN(const int64_t n, check_batch(c, batch));
+  if (n == 0) return {};
+  ids_.clear();
+  places_.clear();
+  for (const SequenceChunk& s : batch) {
+    if (s.ids.empty()) continue;
+    DSV3_RETURN_IF_ERROR(s.cache->reserve(s.start + static_cast<int64_t>(s.ids.size())));
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      ids_.push_back(s.ids[i]);
+      places_.push_back({s.start + static_cast<int64_t>(i), &s.cache->rows()});
+    }
+  }
+  DSV3_RETURN_IF_ERROR(be_.begin_batch(ids_, places_));
+  const int64_t bytes = n * c.hidden_size * static_cast<int64_t>(sizeof(float));
+  float* out = hidden_out;
+  if (!be_.host_memory()) {
+    DSV3_ASSIGN_OR_RETURN(out, be_.scratch_as<float>(kFinal, n * c.hidden_size));
+  }
+  DSV3_RETURN_IF_ERROR(layers(n, out, observer));
+  if (!be_.host_memory()) DSV3_RETURN_IF_ERROR(be_.download(out, hidden_out, bytes));
+  return be_.finish();
+}
+
+Status Transformer::layers(int64_t n, float* final_out, const LayerObserver* observer) {
+  const ModelConfig& c = model_.config;
   const Weights& w = model_.weights;
   const int64_t hidden = c.hidden_size;
-  DSV3_ASSIGN_OR_RETURN(const int64_t n, check_batch(c, batch));
-  for (const SequenceChunk& s : batch)
-    if (s.cache->external()) return make_error("forward: the cache belongs to another device");
-  if (n == 0) return {};
-  rows_.clear();
-  for (const SequenceChunk& s : batch) {
-    s.cache->reserve(s.start + static_cast<int64_t>(s.ids.size()));
-    for (std::size_t i = 0; i < s.ids.size(); ++i) rows_.push_back({s.start + static_cast<int64_t>(i), s.cache});
-  }
   const float eps = static_cast<float>(c.rms_norm_eps);
+  DSV3_ASSIGN_OR_RETURN(float* x, be_.scratch_as<float>(kResidual, n * hidden));  // the residual stream
+  DSV3_ASSIGN_OR_RETURN(float* xn, be_.scratch_as<float>(kNormed, n * hidden));   // its normalised copy
+  DSV3_ASSIGN_OR_RETURN(float* y, be_.scratch_as<float>(kBranch, n * hidden));    // a branch's output
 
-  float* x = x_.get(n * hidden);        // the residual stream
-  float* xn = normed_.get(n * hidden);  // its normalised copy
-  float* y = branch_.get(n * hidden);   // a branch's output
-  {
-    int64_t i = 0;
-    for (const SequenceChunk& s : batch)
-      for (int32_t id : s.ids) ops::gather_row(w.embed, id, x + (i++) * hidden);
-  }
-  if (observer) (*observer)(0, x, n);
-
-  auto norm_rows = [&](const std::vector<float>& weight, const float* in, float* out) {
-    for (int64_t i = 0; i < n; ++i) ops::rmsnorm(in + i * hidden, weight.data(), hidden, eps, out + i * hidden);
-  };
+  DSV3_RETURN_IF_ERROR(be_.embed(w.embed, x));
+  if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, 0, x, n));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const LayerWeights& lw = w.layers[l];
-    norm_rows(lw.attn_norm, x, xn);
-    attention_.forward(lw.attn, xn, rows_, l, y);
-    ops::add(y, x, n * hidden);
-    norm_rows(lw.mlp_norm, x, xn);
+    const LayerWeights& lw = w.layers[static_cast<std::size_t>(l)];
+    DSV3_RETURN_IF_ERROR(be_.rmsnorm(x, hidden, lw.attn_norm, n, eps, xn, hidden));
+    DSV3_RETURN_IF_ERROR(attention_.forward(be_, lw.attn, xn, n, l, y, precision_));
+    DSV3_RETURN_IF_ERROR(be_.add(y, x, n * hidden));
+    DSV3_RETURN_IF_ERROR(be_.rmsnorm(x, hidden, lw.mlp_norm, n, eps, xn, hidden));
     if (lw.is_moe)
-      moe_.forward(lw.moe, xn, n, y);
+      DSV3_RETURN_IF_ERROR(moe(be_, c, lw.moe, xn, n, y, precision_));
     else
-      dense_.forward(lw.mlp, xn, n, y);
-    ops::add(y, x, n * hidden);
-    if (observer && l + 1 < c.num_hidden_layers) (*observer)(l + 1, x, n);
+      DSV3_RETURN_IF_ERROR(dense_mlp(be_, lw.mlp, xn, n, y, precision_));
+    DSV3_RETURN_IF_ERROR(be_.add(y, x, n * hidden));
+    if (observer && l + 1 < c.num_hidden_layers) DSV3_RETURN_IF_ERROR(observe(*observer, l + 1, x, n));
   }
-  norm_rows(w.final_norm, x, hidden_out);
-  if (observer) (*observer)(c.num_hidden_layers, hidden_out, n);
+  DSV3_RETURN_IF_ERROR(be_.rmsnorm(x, hidden, w.final_norm, n, eps, final_out, hidden));
+  if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, c.num_hidden_layers, final_out, n));
   return {};
 }
 
-void Transformer::logits(const float* hidden, int64_t n, float* out) {
-  const ModelConfig& c = model_.config;
-  ops::matmul(model_.weights.lm_head, hidden, c.hidden_size, n, out, c.vocab_size, pool_);
+Status Transformer::observe(const LayerObserver& observer, int64_t k, const float* x, int64_t n) {
+  if (be_.host_memory()) {
+    observer(k, x, n);
+    return {};
+  }
+  observed_.resize(static_cast<std::size_t>(n * model_.config.hidden_size));
+  DSV3_RETURN_IF_ERROR(be_.download(x, observed_.data(), static_cast<int64_t>(observed_.size() * sizeof(float))));
+  DSV3_RETURN_IF_ERROR(be_.finish());
+  observer(k, observed_.data(), n);
+  return {};
 }
 
-void Transformer::set_precision(ops::Precision p) {
-  precision_ = p;
-  attention_.set_precision(p);
-  dense_.set_precision(p);
-  moe_.set_precision(p);
+Status Transformer::logits(const float* hidden, int64_t n, float* out) {
+  const ModelConfig& c = model_.config;
+  if (n <= 0) return {};
+  const float* h = hidden;
+  float* o = out;
+  if (!be_.host_memory()) {
+    DSV3_ASSIGN_OR_RETURN(float* dh, be_.scratch_as<float>(kLogitsIn, n * c.hidden_size));
+    DSV3_RETURN_IF_ERROR(be_.upload(hidden, dh, n * c.hidden_size * static_cast<int64_t>(sizeof(float))));
+    DSV3_ASSIGN_OR_RETURN(o, be_.scratch_as<float>(kLogitsOut, n * c.vocab_size));
+    h = dh;
+  }
+  const ops::MatmulJob head{model_.weights.lm_head, h, c.hidden_size, n, o, c.vocab_size};
+  DSV3_RETURN_IF_ERROR(be_.matmul({&head, 1}, ops::Precision::kExact));
+  if (!be_.host_memory())
+    DSV3_RETURN_IF_ERROR(be_.download(o, out, n * c.vocab_size * static_cast<int64_t>(sizeof(float))));
+  return be_.finish();
 }
 
 }  // namespace dsv3

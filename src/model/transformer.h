@@ -1,60 +1,55 @@
 // The DeepSeek-V3 decoder: embedding, layers of (RMSNorm, MLA, residual,
-// RMSNorm, dense MLP or MoE, residual), final RMSNorm, lm_head.
+// RMSNorm, dense MLP or MoE, residual), final RMSNorm, lm_head. Written once,
+// over the ops of a backend (ops::Backend): the CPU, or any device backend.
 #pragma once
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "base/status.h"
-#include "model/buffer.h"
 #include "model/forward_pass.h"
 #include "model/latent_cache.h"
 #include "model/mla.h"
 #include "model/model.h"
-#include "model/moe.h"
+#include "ops/backend.h"
 
 namespace dsv3 {
 class ThreadPool;
 
-// Sees the residual stream after each layer: k = 0 is the embedding output,
-// k = L the final normalised state. For debugging and the golden tests.
-using LayerObserver = std::function<void(int64_t k, const float* hidden, int64_t n)>;
-
-
-// The CPU implementation.
 class Transformer : public ForwardPass {
  public:
+  // Over `backend`, which must outlive this.
+  Transformer(const Model& model, ops::Backend& backend);
+  // Over a CPU backend of its own, on `pool`'s threads.
   Transformer(const Model& model, ThreadPool* pool);
+  ~Transformer() override;
 
   const ModelConfig& config() const override { return model_.config; }
-  std::string device() const override { return "cpu"; }
+  std::string device() const override { return be_.device(); }
   LatentCache make_cache(int64_t capacity = 0, DType dtype = DType::F32) const override;
 
   using ForwardPass::forward;
-  Status forward(std::span<const SequenceChunk> batch, float* hidden_out) override {
-    return forward(batch, hidden_out, nullptr);
-  }
-  // The same, showing the observer the residual stream after each layer.
-  Status forward(std::span<const SequenceChunk> batch, float* hidden_out, const LayerObserver* observer);
-  Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,
-                 const LayerObserver* observer);
-
-  void logits(const float* hidden, int64_t n, float* out) override;
+  Status forward(std::span<const SequenceChunk> batch, float* hidden_out,
+                 const LayerObserver* observer = nullptr) override;
+  Status logits(const float* hidden, int64_t n, float* out) override;
 
   // The weight products of prefill (see ops::Precision); exact by default.
-  void set_precision(ops::Precision p);
+  void set_precision(ops::Precision p) { precision_ = p; }
   ops::Precision precision() const { return precision_; }
 
  private:
+  Status layers(int64_t n, float* final_out, const LayerObserver* observer);
+  Status observe(const LayerObserver& observer, int64_t k, const float* x, int64_t n);
+
   const Model& model_;
-  ThreadPool* pool_;
+  std::unique_ptr<ops::Backend> owned_;
+  ops::Backend& be_;
   ops::Precision precision_ = ops::Precision::kExact;
   MlaAttention attention_;
-  SwiGlu dense_;
-  Moe moe_;
-  Buffer x_, normed_, branch_;
-  std::vector<TokenSlot> rows_;  // per token: position and cache
+  std::vector<int32_t> ids_;               // the batch's tokens, in order
+  std::vector<ops::TokenPlace> places_;    // and where each lives
+  std::vector<float> observed_;            // a device's residual stream, for an observer
 };
 
 }  // namespace dsv3

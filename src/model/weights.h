@@ -8,13 +8,12 @@
 #include "base/status.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "ops/backend.h"
 #include "ops/matrix.h"
 
 namespace dsv3 {
 
-struct SwiGluWeights {
-  ops::Matrix gate, up, down;  // down(silu(gate x) * up x)
-};
+using SwiGluWeights = ops::GatedMlp;  // down(silu(gate x) * up x)
 
 struct MoeWeights {
   ops::Matrix router;               // [n_routed_experts, hidden]

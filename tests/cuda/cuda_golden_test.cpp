@@ -129,7 +129,7 @@ TEST_P(CudaGolden, ChunkedPrefillAndDecodeEqualOnePrefill) {
   std::vector<float> rows;
   ASSERT_TRUE(s.append(seq, &rows).ok());
   std::vector<float> want(static_cast<std::size_t>(f->config().vocab_size));
-  f->logits(whole.data() + (n - 1) * hidden, 1, want.data());
+  ASSERT_TRUE(f->logits(whole.data() + (n - 1) * hidden, 1, want.data()).ok());
   EXPECT_LE(max_abs_diff(s.last_logits(), want), kExactTolerance);
 }
 
@@ -193,8 +193,8 @@ TEST_P(CudaGolden, F16CacheCloseToReference) {
   std::vector<float> l32(static_cast<std::size_t>(vocab)), l16(l32.size());
   double worst = 0.0;
   for (int64_t row = 0; row < n; row += 7) {
-    f->logits(h32.data() + row * hidden, 1, l32.data());
-    f->logits(h16.data() + row * hidden, 1, l16.data());
+    ASSERT_TRUE(f->logits(h32.data() + row * hidden, 1, l32.data()).ok());
+    ASSERT_TRUE(f->logits(h16.data() + row * hidden, 1, l16.data()).ok());
     worst = std::max(worst, max_abs_diff(l32, l16));
   }
   EXPECT_LE(worst, 1e-2);

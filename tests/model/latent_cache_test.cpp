@@ -1,58 +1,64 @@
-// The latent cache: host rows survive growth and copies; a cache kept by
-// another device is deep-copied through its store and refused by the CPU pass.
+// The latent cache: host rows survive growth and copies; copies are deep and
+// stay with their backend; a cache made by another backend is refused.
 #include <gtest/gtest.h>
 
+#include "base/thread_pool.h"
 #include "model/latent_cache.h"
+#include "ops/cpu_backend.h"
+#include "ops/host_row_cache.h"
 #include "support/golden.h"
 
 namespace dsv3::test {
 namespace {
 
+const ops::HostRowCache& host_rows(const LatentCache& c) { return static_cast<const ops::HostRowCache&>(c.rows()); }
+
 TEST(LatentCache, RowsSurviveGrowthAndCopies) {
-  LatentCache c(2, 3, 1);
+  ThreadPool pool(1);
+  ops::CpuBackend be(&pool);
+  LatentCache c(be.make_cache(2, 3, DType::F32));
+  ASSERT_TRUE(c.reserve(1).ok());
+  auto& rows = static_cast<ops::HostRowCache&>(c.rows());
   const float a[3] = {1, 2, 3}, b[3] = {4, 5, 6};
-  c.store(1, 0, a);
-  c.reserve(10);
-  c.store(1, 9, b);
+  rows.store(1, 0, a);
+  ASSERT_TRUE(c.reserve(10).ok());
+  EXPECT_GE(c.capacity(), 10);
+  rows.store(1, 9, b);
   LatentCache d = c;
-  c.store(1, 0, b);
-  EXPECT_EQ(static_cast<const float*>(d.row(1, 0))[2], 3.0f);
-  EXPECT_EQ(static_cast<const float*>(d.row(1, 9))[0], 4.0f);
-  EXPECT_EQ(static_cast<const float*>(c.row(1, 0))[0], 4.0f);
+  rows.store(1, 0, b);
+  EXPECT_EQ(static_cast<const float*>(host_rows(d).row(1, 0))[2], 3.0f);
+  EXPECT_EQ(static_cast<const float*>(host_rows(d).row(1, 9))[0], 4.0f);
+  EXPECT_EQ(static_cast<const float*>(host_rows(c).row(1, 0))[0], 4.0f);
+  EXPECT_EQ(d.rows().owner(), &be);
+  EXPECT_EQ(d.capacity(), c.capacity());
 }
 
-struct FakeStore : ExternalCacheStore {
-  int64_t cap = 0;
-  int* clones;
-  explicit FakeStore(int* counter) : clones(counter) {}
-  std::unique_ptr<ExternalCacheStore> clone() const override {
-    ++*clones;
-    auto s = std::make_unique<FakeStore>(clones);
-    s->cap = cap;
-    return s;
-  }
-  void reserve(int64_t n) override { cap = std::max(cap, n); }
-  int64_t capacity() const override { return cap; }
-};
+TEST(LatentCache, F16RowsHoldHalfTheBytes) {
+  ThreadPool pool(1);
+  ops::CpuBackend be(&pool);
+  LatentCache c(be.make_cache(2, 4, DType::F16));
+  EXPECT_EQ(c.dtype(), DType::F16);
+  EXPECT_EQ(c.bytes_per_token(), 2 * 4 * 2);
+  ASSERT_TRUE(c.reserve(1).ok());
+  const float v[4] = {0.5f, -1.25f, 3.0f, 1e-3f};
+  static_cast<ops::HostRowCache&>(c.rows()).store(0, 0, v);
+  const auto* h = static_cast<const uint16_t*>(host_rows(c).row(0, 0));
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(f16_to_f32(h[i]), v[i], 1e-3f * std::abs(v[i]) + 1e-6f);
+}
 
-TEST(LatentCache, ExternalStoreIsDeepCopiedAndRefusedOnTheCpu) {
-  int clones = 0;
-  LatentCache c(4, 8, DType::F32, std::make_unique<FakeStore>(&clones));
-  c.reserve(5);
-  EXPECT_EQ(c.capacity(), 5);
-  LatentCache d = c;
-  EXPECT_EQ(clones, 1);
-  EXPECT_NE(d.external(), c.external());
-  EXPECT_EQ(d.capacity(), 5);
-
+TEST(LatentCache, ACacheOfAnotherBackendIsRefused) {
   Transformer& t = *loaded("tiny").transformer;
-  LatentCache foreign(t.config().num_hidden_layers, t.config().cache_width(), DType::F32,
-                      std::make_unique<FakeStore>(&clones));
+  ThreadPool pool(1);
+  ops::CpuBackend other(&pool);
+  LatentCache foreign(other.make_cache(t.config().num_hidden_layers, t.config().cache_width(), DType::F32));
   std::vector<float> h(t.config().hidden_size);
   const int32_t id = 1;
   const Status s = t.forward(std::span<const int32_t>(&id, 1), 0, foreign, h.data());
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("another device"), std::string::npos);
+  EXPECT_NE(s.error().message.find("another backend"), std::string::npos) << s.error().message;
+  // the model's own cache works
+  LatentCache own = t.make_cache();
+  EXPECT_TRUE(t.forward(std::span<const int32_t>(&id, 1), 0, own, h.data()).ok());
 }
 
 }  // namespace

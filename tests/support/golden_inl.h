@@ -21,7 +21,8 @@ void for_each_logits_row(ForwardPass& t, const std::vector<int32_t>& ids, int64_
     ASSERT_TRUE(st.ok()) << st.error().message;
     for (int64_t r = 0; r < m; r += kRows) {
       const int64_t k = std::min(kRows, m - r);
-      t.logits(hidden.data() + r * c.hidden_size, k, logits.data());
+      st = t.logits(hidden.data() + r * c.hidden_size, k, logits.data());
+      ASSERT_TRUE(st.ok()) << st.error().message;
       for (int64_t j = 0; j < k; ++j) row_fn(b + r + j, logits.data() + j * c.vocab_size);
     }
   }
