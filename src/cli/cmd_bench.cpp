@@ -15,9 +15,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cuda/cuda_forward.h"
-#include "engine/membw.h"
+#include "benchkit/membw.h"
 #include "engine/session.h"
-#include "model/synth.h"
+#include "benchkit/synth.h"
 #include "ops/cpu/kernels.h"
 
 #ifndef DSV3_SOURCE_DIR

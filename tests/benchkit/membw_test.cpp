@@ -1,6 +1,6 @@
 // The memory-bandwidth probes that bench reports: finite, positive, and in
 // GB/s (a unit slip of 1e3 either way leaves the plausible range).
-#include "engine/membw.h"
+#include "benchkit/membw.h"
 
 #include <gtest/gtest.h>
 

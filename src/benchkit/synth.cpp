@@ -1,4 +1,4 @@
-#include "model/synth.h"
+#include "benchkit/synth.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "engine/membw.h"
+#include "benchkit/membw.h"
 
 #include <algorithm>
 #include <chrono>
