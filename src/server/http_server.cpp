@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
-#include <nlohmann/json.hpp>
-
 namespace dsv3::server {
 
 void common_headers(http::fields& f) {
@@ -20,6 +18,10 @@ Response make_response(http::status status, std::string body, std::string conten
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+Response HttpHandler::rejected(http::status status, std::string_view reason) {
+  return make_response(status, std::string(reason), "text/plain", false);
 }
 
 HttpSession::HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options)
@@ -99,14 +101,15 @@ void HttpSession::on_read(beast::error_code ec) {
   handler_.handle(std::move(req), shared_from_this());
 }
 
-void HttpSession::reject(http::status status, const char* message) {
-  handler_.rejected(static_cast<int>(status));
-  nlohmann::json body = {{"error", {{"message", message}, {"type", "invalid_request_error"}, {"param", nullptr}, {"code", nullptr}}}};
+void HttpSession::reject(http::status status, const char* reason) {
+  Response res = handler_.rejected(status, reason);
   // the rest of the stream cannot be trusted: answer and close
   keep_alive_ = false;
   in_exchange_ = true;
   stream_.expires_after(std::chrono::seconds(5));
-  outbox_ = fmt::format("{}", fmt::streamed(make_response(status, body.dump(), "application/json", false)));
+  res.keep_alive(false);
+  res.prepare_payload();
+  outbox_ = fmt::format("{}", fmt::streamed(res));
   ending_ = true;
   flush();
 }

@@ -2,7 +2,8 @@
 // connection that reads requests (keep-alive, pipelining, header and body
 // limits, a read timeout) and writes either whole responses or a chunked
 // stream fed from any thread. While a request is being answered the session
-// keeps reading, so a client that goes away is noticed at once.
+// keeps reading, so a client that goes away is noticed at once. It knows no
+// API: what a request means, and how an error reads, is the handler's.
 #pragma once
 #include <atomic>
 #include <boost/asio.hpp>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -34,8 +36,10 @@ class HttpHandler {
   // Runs on the session's strand. The handler ends the exchange later or at
   // once: session->reply(), a stream ended by stream_end(), or take_stream().
   virtual void handle(Request&& req, const std::shared_ptr<HttpSession>& session) = 0;
-  // A request that could not be read whole: status is 400, 413 or 431.
-  virtual void rejected(int status) {}
+  // A request that could not be read whole (status 400, 413 or 431, reason a
+  // sentence): the answer to write before the connection closes. The default
+  // is the reason as plain text; an API answers in its own error format.
+  virtual Response rejected(http::status status, std::string_view reason);
   virtual void connection(int delta) {}  // +1 opened, -1 closed
 };
 
@@ -74,7 +78,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_header(beast::error_code ec);
   void on_read(beast::error_code ec);
   bool read_failed(beast::error_code ec);  // answers or closes on an error
-  void reject(http::status status, const char* message);
+  void reject(http::status status, const char* reason);  // answers through the handler, then closes
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void flush();

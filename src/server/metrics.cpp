@@ -84,35 +84,28 @@ std::string Metrics::render(const SchedulerStats& s) const {
   for (const auto& [route, h] : latency_) h.render(out, "dsv3_request_duration_seconds", fmt::format("route=\"{}\"", route));
   header("dsv3_time_to_first_token_seconds", "histogram", "Time from a generation request's arrival to its first token.");
   ttft_.render(out, "dsv3_time_to_first_token_seconds");
-  header("dsv3_prompt_tokens_total", "counter", "Prompt tokens of finished requests.");
-  out += fmt::format("dsv3_prompt_tokens_total {}\n", prompt_tokens_);
-  header("dsv3_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.");
-  out += fmt::format("dsv3_cached_prompt_tokens_total {}\n", cached_tokens_);
-  header("dsv3_completion_tokens_total", "counter", "Generated tokens of finished requests.");
-  out += fmt::format("dsv3_completion_tokens_total {}\n", completion_tokens_);
+  // a metric with one unlabelled sample
+  auto single = [&](const char* name, const char* type, const char* help, auto value) {
+    header(name, type, help);
+    out += fmt::format("{} {}\n", name, value);
+  };
+  single("dsv3_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", prompt_tokens_);
+  single("dsv3_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.", cached_tokens_);
+  single("dsv3_completion_tokens_total", "counter", "Generated tokens of finished requests.", completion_tokens_);
   header("dsv3_rate_limited_total", "counter", "Requests refused by a rate limit, by limit.");
   for (const auto& [which, n] : rate_limited_) out += fmt::format("dsv3_rate_limited_total{{limit=\"{}\"}} {}\n", which, n);
-  header("dsv3_open_connections", "gauge", "Open HTTP and WebSocket connections.");
-  out += fmt::format("dsv3_open_connections {}\n", connections_);
-  header("dsv3_queue_depth", "gauge", "Generations waiting for a sequence slot.");
-  out += fmt::format("dsv3_queue_depth {}\n", s.queued);
-  header("dsv3_active_sequences", "gauge", "Generations decoding now.");
-  out += fmt::format("dsv3_active_sequences {}\n", s.active);
-  header("dsv3_cache_tokens", "gauge", "Positions held in the latent cache over all slots.");
-  out += fmt::format("dsv3_cache_tokens {}\n", s.cache_tokens);
-  header("dsv3_cache_capacity_tokens", "gauge", "The most positions the latent cache may hold.");
-  out += fmt::format("dsv3_cache_capacity_tokens {}\n", s.cache_capacity_tokens);
-  header("dsv3_cache_usage_ratio", "gauge", "cache_tokens / cache_capacity_tokens.");
-  out += fmt::format("dsv3_cache_usage_ratio {}\n",
-                     s.cache_capacity_tokens > 0 ? static_cast<double>(s.cache_tokens) / static_cast<double>(s.cache_capacity_tokens) : 0.0);
-  header("dsv3_engine_steps_total", "counter", "Batched forward steps the scheduler has run.");
-  out += fmt::format("dsv3_engine_steps_total {}\n", s.steps);
-  header("dsv3_engine_prompt_tokens_total", "counter", "Prompt tokens the scheduler has admitted.");
-  out += fmt::format("dsv3_engine_prompt_tokens_total {}\n", s.prompt_tokens);
-  header("dsv3_engine_cached_prompt_tokens_total", "counter", "Admitted prompt tokens found in the prefix cache.");
-  out += fmt::format("dsv3_engine_cached_prompt_tokens_total {}\n", s.cached_prompt_tokens);
-  header("dsv3_engine_completion_tokens_total", "counter", "Tokens the scheduler has generated.");
-  out += fmt::format("dsv3_engine_completion_tokens_total {}\n", s.completion_tokens);
+  single("dsv3_open_connections", "gauge", "Open HTTP and WebSocket connections.", connections_);
+  single("dsv3_queue_depth", "gauge", "Generations waiting for a sequence slot.", s.queued);
+  single("dsv3_active_sequences", "gauge", "Generations decoding now.", s.active);
+  single("dsv3_cache_tokens", "gauge", "Positions held in the latent cache over all slots.", s.cache_tokens);
+  single("dsv3_cache_capacity_tokens", "gauge", "The most positions the latent cache may hold.", s.cache_capacity_tokens);
+  single("dsv3_cache_usage_ratio", "gauge", "cache_tokens / cache_capacity_tokens.",
+         s.cache_capacity_tokens > 0 ? static_cast<double>(s.cache_tokens) / static_cast<double>(s.cache_capacity_tokens) : 0.0);
+  single("dsv3_engine_steps_total", "counter", "Batched forward steps the scheduler has run.", s.steps);
+  single("dsv3_engine_prompt_tokens_total", "counter", "Prompt tokens the scheduler has admitted.", s.prompt_tokens);
+  single("dsv3_engine_cached_prompt_tokens_total", "counter", "Admitted prompt tokens found in the prefix cache.",
+         s.cached_prompt_tokens);
+  single("dsv3_engine_completion_tokens_total", "counter", "Tokens the scheduler has generated.", s.completion_tokens);
   return out;
 }
 

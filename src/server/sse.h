@@ -1,5 +1,7 @@
-// Server-sent events framing (text/event-stream) as OpenAI streams use it:
-// each event one `data:` line, a blank line after, `data: [DONE]` at the end.
+// Server-sent events framing (text/event-stream): each event an optional
+// `event:` line naming it, its payload as `data:` lines, a blank line after.
+// OpenAI streams send unnamed events and end with `data: [DONE]`; the
+// Anthropic API names every event.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -7,9 +9,10 @@
 
 namespace dsv3::server {
 
-// One event carrying a payload; a payload with newlines becomes several data lines.
-std::string sse_data(std::string_view payload);
-std::string sse_event(const nlohmann::json& j);
+// One event carrying a payload; a payload with newlines becomes several data
+// lines. An empty name writes no `event:` line (the client's default, "message").
+std::string sse_data(std::string_view payload, std::string_view event = {});
+std::string sse_event(const nlohmann::json& j, std::string_view event = {});
 inline std::string sse_done() { return "data: [DONE]\n\n"; }
 
 }  // namespace dsv3::server

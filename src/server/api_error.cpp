@@ -1,0 +1,75 @@
+#include "server/api_error.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace dsv3::server {
+
+using nlohmann::json;
+
+json error_body(const ApiError& e) {
+  return {{"error",
+           {{"message", e.message},
+            {"type", e.type},
+            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+ApiError invalid(std::string param, std::string message, std::string code) {
+  return invalid(400, std::move(param), std::move(message), std::move(code));
+}
+
+ApiError invalid(int status, std::string param, std::string message, std::string code) {
+  ApiError e;
+  e.status = status;
+  e.param = std::move(param);
+  e.message = std::move(message);
+  e.code = std::move(code);
+  return e;
+}
+
+namespace {
+ApiError error(int status, const char* type, const char* code, std::string message) {
+  ApiError e;
+  e.status = status;
+  e.type = type;
+  e.code = code;
+  e.message = std::move(message);
+  return e;
+}
+}  // namespace
+
+ApiError unauthorized(bool key_presented) {
+  return error(401, "authentication_error", "invalid_api_key",
+               key_presented ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer KEY'.");
+}
+
+ApiError method_not_allowed(std::string_view path, std::string_view allowed, std::string_view method) {
+  return invalid(405, "", fmt::format("{} takes {}, not {}", path, allowed, method), "method_not_allowed");
+}
+
+ApiError rate_limited(const RateLimiter::Decision& refusal) {
+  // whole seconds, at least one: what a client can sleep on
+  const int64_t wait = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(refusal.retry_after)));
+  ApiError e = error(429, "rate_limit_error", "rate_limit_exceeded",
+                     fmt::format("rate limit reached for {} per minute; retry in {} s", refusal.limit, wait));
+  e.retry_after = wait;
+  return e;
+}
+
+ApiError engine_refusal(const SubmitResult& r) {
+  switch (r.code) {
+    case SubmitResult::Code::kQueueFull:
+      return error(503, "server_error", "queue_full", "the server is busy: its queue is full; try again shortly");
+    case SubmitResult::Code::kShuttingDown:
+      return error(503, "server_error", "shutting_down", "the server is shutting down");
+    default:
+      return invalid("", r.message.empty() ? "invalid request" : r.message);
+  }
+}
+
+ApiError server_error(std::string message) { return error(500, "server_error", "", std::move(message)); }
+
+}  // namespace dsv3::server

@@ -1,0 +1,35 @@
+// The API's errors in the OpenAI shape, {"error": {message, type, param,
+// code}}, and the refusals that routes, generations and the transport share:
+// each is worded once here, whatever the wire it goes out on.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "engine/scheduler.h"
+#include "server/rate_limit.h"
+
+namespace dsv3::server {
+
+struct ApiError {
+  int status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;        // empty: null
+  std::string code;         // empty: null
+  int64_t retry_after = 0;  // seconds, sent as Retry-After when > 0
+};
+nlohmann::json error_body(const ApiError& e);
+
+// A request the API will not take (400 unless said otherwise).
+ApiError invalid(std::string param, std::string message, std::string code = {});
+ApiError invalid(int status, std::string param, std::string message, std::string code);
+
+ApiError unauthorized(bool key_presented);                                                       // 401
+ApiError method_not_allowed(std::string_view path, std::string_view allowed, std::string_view method);  // 405
+ApiError rate_limited(const RateLimiter::Decision& refusal);                                     // 429
+ApiError engine_refusal(const SubmitResult& r);                  // 400, or 503 when busy or shutting down
+ApiError server_error(std::string message);                      // 500: the engine failed a generation
+
+}  // namespace dsv3::server

@@ -1,0 +1,48 @@
+// OpenAI requests (chat and text completions) parsed and checked into an
+// engine Job. Knows nothing of sockets or of the model beyond ModelInfo, so
+// tests run it without weights.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/sampler.h"
+#include "engine/scheduler.h"
+#include "server/api_error.h"
+
+namespace dsv3::server {
+
+enum class Endpoint { kChat, kCompletion };
+
+// What the parser needs from the served model.
+struct ModelInfo {
+  std::string id;  // the name clients pass as "model"
+  int64_t vocab_size = 0;
+  int64_t context = 4096;  // prompt + completion tokens per sequence
+  int32_t bos_id = -1;     // prepended to text prompts of /v1/completions
+  std::vector<int32_t> eos_ids;
+  SamplingParams defaults;  // for fields the request leaves out
+  // Renders messages through the chat template (generation prompt added); null: no template.
+  std::function<Result<std::string>(const nlohmann::ordered_json& messages)> render_chat;
+  std::function<std::vector<int32_t>(std::string_view)> encode;
+  std::function<std::string(int32_t)> token_text;  // raw bytes of one token
+};
+
+struct ParsedRequest {
+  Endpoint endpoint = Endpoint::kChat;
+  Job job;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // return logprobs (job.top_logprobs >= 0)
+};
+
+using ParseResult = std::variant<ParsedRequest, ApiError>;
+ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model);
+ParseResult parse_request_json(Endpoint endpoint, const nlohmann::json& body, const ModelInfo& model);
+
+}  // namespace dsv3::server

@@ -1,0 +1,126 @@
+#include "server/openai_response.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+#include <random>
+
+namespace dsv3::server {
+
+using nlohmann::json;
+
+std::string_view finish_name(FinishReason r) { return finish_reason_name(r); }
+
+namespace {
+
+std::string random_id(const char* prefix) {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
+}
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+}  // namespace
+
+ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model)
+    : endpoint_(endpoint),
+      model_id_(std::move(model_id)),
+      id_(random_id(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-")),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
+      model_(model) {}
+
+json ResponseBuilder::base(const char* object) const {
+  return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_id_}, {"system_fingerprint", "dsv3"}};
+}
+
+json ResponseBuilder::usage(const JobUsage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached_prompt_tokens}}}};
+}
+
+json ResponseBuilder::logprobs_json(std::span<const TokenLogprob> lp, int64_t* text_offset) const {
+  auto text_of = [&](int32_t id) { return model_.token_text ? model_.token_text(id) : std::string(); };
+  if (endpoint_ == Endpoint::kChat) {
+    json content = json::array();
+    for (const TokenLogprob& t : lp) {
+      const std::string s = text_of(t.id);
+      json top = json::array();
+      for (const auto& [id, l] : t.top) {
+        const std::string ts = text_of(id);
+        top.push_back({{"token", ts}, {"logprob", l}, {"bytes", bytes_of(ts)}});
+      }
+      content.push_back({{"token", s}, {"logprob", t.logprob}, {"bytes", bytes_of(s)}, {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}};
+  }
+  json tokens = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
+  for (const TokenLogprob& t : lp) {
+    const std::string s = text_of(t.id);
+    tokens.push_back(s);
+    logprobs.push_back(t.logprob);
+    json top = json::object();
+    for (const auto& [id, l] : t.top) top[text_of(id)] = l;
+    tops.push_back(std::move(top));
+    offsets.push_back(*text_offset);
+    *text_offset += static_cast<int64_t>(s.size());
+  }
+  return {{"tokens", std::move(tokens)}, {"token_logprobs", std::move(logprobs)}, {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
+json ResponseBuilder::full(std::string_view text, FinishReason finish, const JobUsage& u,
+                           std::span<const TokenLogprob> lp, bool want_logprobs) const {
+  int64_t offset = 0;
+  json choice = {{"index", 0}};
+  if (endpoint_ == Endpoint::kChat) {
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  choice["logprobs"] = want_logprobs ? logprobs_json(lp, &offset) : json(nullptr);
+  choice["finish_reason"] = finish_name(finish);
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion" : "text_completion");
+  r["choices"] = json::array({std::move(choice)});
+  r["usage"] = usage(u);
+  return r;
+}
+
+json ResponseBuilder::role_chunk() const {
+  json r = base("chat.completion.chunk");
+  r["choices"] = json::array(
+      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+  return r;
+}
+
+json ResponseBuilder::chunk(std::string_view text, std::span<const TokenLogprob> lp, bool want_logprobs,
+                            const FinishReason* finish) {
+  json choice = {{"index", 0}};
+  if (endpoint_ == Endpoint::kChat) {
+    choice["delta"] = text.empty() ? json::object() : json{{"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  choice["logprobs"] = want_logprobs && !lp.empty() ? logprobs_json(lp, &text_offset_) : json(nullptr);
+  choice["finish_reason"] = finish ? json(finish_name(*finish)) : json(nullptr);
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array({std::move(choice)});
+  return r;
+}
+
+json ResponseBuilder::usage_chunk(const JobUsage& u) const {
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array();
+  r["usage"] = usage(u);
+  return r;
+}
+
+}  // namespace dsv3::server

@@ -1,0 +1,46 @@
+// OpenAI responses: the whole answer, stream chunks and usage, built from a
+// Job's events. Knows nothing of sockets: the same objects go out as a JSON
+// body, SSE events or WebSocket messages.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/scheduler.h"
+#include "server/openai_request.h"
+
+namespace dsv3::server {
+
+std::string_view finish_name(FinishReason r);
+
+// Builds the responses of one request.
+class ResponseBuilder {
+ public:
+  ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model);
+
+  const std::string& id() const { return id_; }
+  // Whole response (stream off).
+  nlohmann::json full(std::string_view text, FinishReason finish, const JobUsage& usage,
+                      std::span<const TokenLogprob> logprobs, bool want_logprobs) const;
+  // The first chat chunk (role only); completions have none.
+  nlohmann::json role_chunk() const;
+  // A chunk with text and/or a finish reason.
+  nlohmann::json chunk(std::string_view text, std::span<const TokenLogprob> logprobs, bool want_logprobs,
+                       const FinishReason* finish);
+  nlohmann::json usage_chunk(const JobUsage& usage) const;
+  static nlohmann::json usage(const JobUsage& u);
+
+ private:
+  nlohmann::json logprobs_json(std::span<const TokenLogprob> lp, int64_t* text_offset) const;
+  nlohmann::json base(const char* object) const;
+
+  Endpoint endpoint_;
+  std::string model_id_, id_;
+  int64_t created_;
+  const ModelInfo& model_;
+  int64_t text_offset_ = 0;  // completions' logprobs.text_offset
+};
+
+}  // namespace dsv3::server

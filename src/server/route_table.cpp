@@ -1,0 +1,112 @@
+#include "server/route_table.h"
+
+#include <fmt/format.h>
+
+namespace dsv3::server {
+
+namespace {
+
+constexpr std::string_view kParam = "{id}";
+
+std::string_view path_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+// A query parameter's raw value (no percent-decoding: keys are plain tokens).
+std::string query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    const auto eq = kv.find('=');
+    if (kv.substr(0, eq) == name && eq != std::string_view::npos) return std::string(kv.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// Whether `path` is the route's; sets `param` to what "{id}" matched.
+bool path_matches(const Route& r, std::string_view path, std::string& param) {
+  const std::string_view pattern = r.path;
+  if (!pattern.ends_with(kParam)) return path == pattern;
+  const std::string_view prefix = pattern.substr(0, pattern.size() - kParam.size());
+  if (!path.starts_with(prefix)) return false;
+  param = std::string(path.substr(prefix.size()));
+  return true;
+}
+
+// CORS preflight for browser clients on other origins.
+Response preflight(bool keep_alive) {
+  Response res = make_response(http::status::no_content, "", "text/plain", keep_alive);
+  res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+  res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+  res.set(http::field::access_control_max_age, "86400");
+  return res;
+}
+
+}  // namespace
+
+RouteTable::RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys)
+    : metrics_(metrics), limiter_(limiter), keys_(keys) {}
+
+void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }
+
+RouteTable::Match RouteTable::match(http::verb method, std::string_view path) const {
+  Match m;
+  for (const Route& r : routes_) {
+    std::string param;
+    if (!path_matches(r, path, param)) continue;
+    if (m.allowed.empty()) m.label = r.path;
+    m.allowed += fmt::format("{}{}", m.allowed.empty() ? "" : ", ", std::string_view(http::to_string(r.method)));
+    if (r.method == method && !m.route) {
+      m.route = &r;
+      m.param = std::move(param);
+    }
+  }
+  return m;
+}
+
+void RouteTable::dispatch(Request&& req, const std::shared_ptr<HttpSession>& session) const {
+  const std::string path(path_of(req.target()));
+  Match m = match(req.method(), path);
+  const bool limited = m.route && m.route->rate_limited;
+  Exchange x{session, std::move(req), RequestAccount(metrics_, limited ? &limiter_ : nullptr, m.label), std::move(m.param)};
+  const std::string method(x.req.method_string());
+
+  if (x.req.method() == http::verb::options) return x.reply(preflight(x.req.keep_alive()));
+  if (m.allowed.empty()) return x.reply_error(invalid(404, "", fmt::format("no route for {} {}", method, path), "not_found"));
+  if (!m.route) {
+    Response res = error_response(method_not_allowed(path, m.allowed, method), x.req.keep_alive());
+    res.set(http::field::allow, m.allowed);
+    return x.reply(std::move(res));
+  }
+  if (m.route->needs_key && !authorize(x)) return;
+  if (m.route->websocket && !beast::websocket::is_upgrade(x.req))
+    return x.reply_error(invalid(426, "", fmt::format("{} takes a WebSocket upgrade", m.route->path), "upgrade_required"));
+  m.route->handler(x);
+}
+
+bool RouteTable::authorize(Exchange& x) const {
+  if (!keys_.enabled()) {
+    x.account.set_client(x.session->remote_address());
+    return true;
+  }
+  std::string header(x.req[http::field::authorization]);
+  if (header.empty()) {
+    // browsers cannot set headers on a WebSocket: the key may come as ?api_key=
+    const std::string q = query_param(x.req.target(), "api_key");
+    if (!q.empty()) header = "Bearer " + q;
+  }
+  if (auto i = keys_.check(header)) {
+    x.account.set_client(ApiKeys::label(*i));
+    return true;
+  }
+  x.reply_error(unauthorized(!header.empty()));
+  return false;
+}
+
+}  // namespace dsv3::server

@@ -1,0 +1,55 @@
+// The one route table: method and path to a handler, with what the route
+// needs before its handler runs (an API key, a WebSocket upgrade) and whether
+// its generations count against the rate limits. dispatch() answers CORS
+// preflights, unknown paths (404), wrong methods (405), missing keys (401)
+// and plain requests to upgrade routes (426) itself.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/auth.h"
+#include "server/http_exchange.h"
+#include "server/metrics.h"
+#include "server/rate_limit.h"
+
+namespace dsv3::server {
+
+struct Route {
+  http::verb method = http::verb::get;
+  std::string path;           // exact, or ending in "{id}": that prefix and any rest (Exchange::path_param)
+  bool needs_key = false;     // with API keys on, a request without a valid one gets 401
+  bool rate_limited = false;  // its generations are admitted and charged per client
+  bool websocket = false;     // answered by a WebSocket upgrade; a plain request gets 426
+  std::function<void(Exchange&)> handler;
+};
+
+class RouteTable {
+ public:
+  RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys);
+  void add(Route route);
+
+  struct Match {
+    const Route* route = nullptr;  // the route for this method and path; null: none
+    std::string label = "other";   // metrics label: the path's route, or "other" for unknown paths
+    std::string allowed;           // the methods the path takes ("GET", "GET, POST"); empty: unknown path
+    std::string param;             // what "{id}" matched
+  };
+  Match match(http::verb method, std::string_view path) const;
+
+  // Answers the request: through its route's handler, or with an error.
+  void dispatch(Request&& req, const std::shared_ptr<HttpSession>& session) const;
+
+ private:
+  // Sets the client for rate limits; with keys on, answers 401 and returns false when none matches.
+  bool authorize(Exchange& x) const;
+
+  Metrics& metrics_;
+  RateLimiter& limiter_;
+  const ApiKeys& keys_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace dsv3::server
