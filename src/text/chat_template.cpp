@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "text/jinja.h"
+#include "jinja/jinja.h"
 
 namespace dsv3::text {
 

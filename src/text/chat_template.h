@@ -7,11 +7,11 @@
 
 #include "base/status.h"
 
-namespace dsv3::text {
-
-namespace jinja {
+namespace dsv3::jinja {
 class Template;
 }
+
+namespace dsv3::text {
 
 class ChatTemplate {
  public:

@@ -1,12 +1,13 @@
-#include "text/jinja_parser.h"
+#include "jinja/parser.h"
 
 #include <algorithm>
 #include <initializer_list>
 
-#include "text/jinja_builtins.h"
-#include "text/jinja_lexer.h"
+#include "jinja/filters.h"
+#include "jinja/tests.h"
+#include "jinja/lexer.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 namespace {
 
 std::string describe(const Token& t) {
@@ -812,4 +813,4 @@ Result<std::shared_ptr<const Program>> parse_program(std::string_view source, co
   return std::shared_ptr<const Program>(std::move(program));
 }
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

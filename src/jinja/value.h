@@ -4,7 +4,6 @@
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,7 +13,7 @@
 
 #include "base/status.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 struct Stmt;
 class Value;
@@ -173,29 +172,4 @@ bool equals(const Value& a, const Value& b);
 // for other combinations. Returns <0, 0 or >0.
 Result<int> compare(const Value& a, const Value& b);
 
-// json.dumps options (Hugging Face's tojson passes these through).
-struct JsonStyle {
-  bool pretty = false;  // indent given: newlines and `indent` per level
-  std::string indent;
-  std::string item_separator = ", ";
-  std::string key_separator = ": ";
-  bool ensure_ascii = false;
-  bool sort_keys = false;
-};
-Result<std::string> to_json(const Value& v, const JsonStyle& style);
-
-// Converts template input; objects nested deeper than max_depth are an Error.
-Result<Value> from_json(const nlohmann::json& j, int max_depth);
-Result<Value> from_json(const nlohmann::ordered_json& j, int max_depth);
-
-// UTF-8 helpers: Python indexes strings by code point. Invalid bytes count as
-// one code point each.
-std::vector<size_t> utf8_starts(std::string_view s);  // byte offset of each code point
-size_t utf8_length(std::string_view s);
-// Decodes the code point at s[i]; sets *len to its byte length.
-uint32_t utf8_decode(std::string_view s, size_t i, size_t* len);
-void utf8_append(std::string& out, uint32_t cp);
-// Python's str.isspace() for one code point.
-bool is_py_space(uint32_t cp);
-
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -8,7 +8,7 @@
 
 #include "base/status.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 enum class TokenType : uint8_t {
   kText,        // literal template text (already whitespace-controlled)
@@ -42,4 +42,4 @@ struct LexOptions {
 
 Result<std::vector<Token>> tokenize(std::string_view source, const LexOptions& options);
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

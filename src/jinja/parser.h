@@ -4,10 +4,10 @@
 #include <memory>
 #include <string_view>
 
-#include "text/jinja.h"
-#include "text/jinja_ast.h"
+#include "jinja/jinja.h"
+#include "jinja/ast.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 struct Program {
   Body body;
@@ -16,4 +16,4 @@ struct Program {
 
 Result<std::shared_ptr<const Program>> parse_program(std::string_view source, const Options& options);
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -1,7 +1,7 @@
 // The Jinja engine against Jinja2's semantics (outputs checked with Python's
 // jinja2 3.1 where not obvious), the DeepSeek-V3 chat template against the
 // Hugging Face goldens, other chat template styles, and hostile templates.
-#include "text/jinja.h"
+#include "jinja/jinja.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 namespace dsv3::test {
 namespace {
 
-using text::jinja::Options;
-using text::jinja::Template;
+using jinja::Options;
+using jinja::Template;
 using Json = nlohmann::ordered_json;
 
 Json J(const char* s) { return Json::parse(s); }

@@ -1,11 +1,18 @@
-#include "text/jinja_render.h"
+#include "jinja/render.h"
 
 #include <cmath>
 #include <unordered_map>
 
-#include "text/jinja_builtins.h"
+#include "jinja/access.h"
+#include "jinja/arguments.h"
+#include "jinja/budget.h"
+#include "jinja/filters.h"
+#include "jinja/globals.h"
+#include "jinja/methods.h"
+#include "jinja/tests.h"
+#include "jinja/unicode.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 namespace {
 
 // Error paths are kept out of line (noinline, cold) so that they do not
@@ -734,4 +741,4 @@ Result<std::string> render_program(const Program& program, const Value& context)
   return renderer.run(context);
 }
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

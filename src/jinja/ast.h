@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "text/jinja_value.h"
+#include "jinja/value.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 struct Pos {
   int line = 1;
@@ -83,4 +83,4 @@ struct Stmt {
   Body else_body;
 };
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -7,6 +7,9 @@
 // lenient attribute access), Python truthiness, printing and json.dumps.
 // Templates may come from untrusted model repositories, so parsing and
 // rendering are bounded (Limits) and return Errors instead of crashing.
+//
+// This is the library's one public header (CMake target dsv3jinja); the
+// other headers in src/jinja are internal to it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,7 +19,7 @@
 
 #include "base/status.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 struct Limits {
   int max_nesting = 256;                      // brackets, blocks, unary chains at parse time
@@ -53,4 +56,4 @@ class Template {
   std::shared_ptr<const Program> program_;
 };
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -1,12 +1,12 @@
-#include "text/jinja.h"
+#include "jinja/jinja.h"
 
 #include <exception>
 
-#include "text/jinja_parser.h"
-#include "text/jinja_render.h"
-#include "text/jinja_value.h"
+#include "jinja/parser.h"
+#include "jinja/render.h"
+#include "jinja/json.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 namespace {
 
 // The public API never throws: allocation failures (and anything unforeseen)
@@ -46,4 +46,4 @@ Result<std::string> Template::render(const nlohmann::ordered_json& context) cons
   return render_json(*program_, context);
 }
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -3,12 +3,12 @@
 #pragma once
 #include <string>
 
-#include "text/jinja_parser.h"
-#include "text/jinja_value.h"
+#include "jinja/parser.h"
+#include "jinja/value.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 
 // `context` is a dict (its keys become variables), none or undefined.
 Result<std::string> render_program(const Program& program, const Value& context);
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja

@@ -1,12 +1,12 @@
-#include "text/jinja_lexer.h"
+#include "jinja/lexer.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
-#include "text/jinja_value.h"
+#include "jinja/unicode.h"
 
-namespace dsv3::text::jinja {
+namespace dsv3::jinja {
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -457,4 +457,4 @@ Result<std::vector<Token>> tokenize(std::string_view source, const LexOptions& o
   return lexer.run();
 }
 
-}  // namespace dsv3::text::jinja
+}  // namespace dsv3::jinja
