@@ -46,49 +46,22 @@ Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const 
   // absorbed queries [n][heads][lora | rope]: each head's q_nope through its
   // W_uk^T (rows h * (nope + vd) of kv_b), q_pe rotated
   DSV3_ASSIGN_OR_RETURN(float* q_abs, be.scratch_as<float>(kAbsorbedQuery, n * nh * cw));
-  ops::GroupedProduct absorb;
-  absorb.w = w.kv_b;
-  absorb.groups = nh;
-  absorb.row_step = nope + vd;
-  absorb.rows = nope;
-  absorb.transposed = true;
-  absorb.x = q;
-  absorb.ldx = nh * qk;
-  absorb.x_step = qk;
-  absorb.y = q_abs;
-  absorb.ldy = nh * cw;
-  absorb.y_step = cw;
-  absorb.n = n;
+  const ops::GroupedProduct absorb{.w = w.kv_b, .groups = nh, .row_step = nope + vd, .rows = nope, .transposed = true,
+                                   .x = q, .ldx = nh * qk, .x_step = qk, .y = q_abs, .ldy = nh * cw, .y_step = cw, .n = n};
   DSV3_RETURN_IF_ERROR(be.grouped_matmul(absorb, precision));
   DSV3_RETURN_IF_ERROR(be.copy(q + nope, qk, n * nh, rope, q_abs + lora, cw));
   DSV3_RETURN_IF_ERROR(be.rope(rope_, q_abs + lora, cw, nh));
 
   // attention over the latent cache: keys are whole rows, values their latent part
   DSV3_ASSIGN_OR_RETURN(float* lat, be.scratch_as<float>(kLatentOut, n * nh * lora));
-  ops::CachedAttention att;
-  att.q = q_abs;
-  att.heads = nh;
-  att.layer = layer;
-  att.dv = lora;
-  att.scale = softmax_scale_;
-  att.out = lat;
+  const ops::CachedAttention att{.q = q_abs, .heads = nh, .layer = layer, .dv = lora, .scale = softmax_scale_, .out = lat};
   DSV3_RETURN_IF_ERROR(be.cached_attention(att));
 
   // values: each head's latent output through its W_uv (the next vd rows of kv_b), then o_proj
   DSV3_ASSIGN_OR_RETURN(float* heads, be.scratch_as<float>(kHeadOut, n * nh * vd));
-  ops::GroupedProduct values;
-  values.w = w.kv_b;
-  values.groups = nh;
-  values.row0 = nope;
-  values.row_step = nope + vd;
-  values.rows = vd;
-  values.x = lat;
-  values.ldx = nh * lora;
-  values.x_step = lora;
-  values.y = heads;
-  values.ldy = nh * vd;
-  values.y_step = vd;
-  values.n = n;
+  const ops::GroupedProduct values{.w = w.kv_b, .groups = nh, .row0 = nope, .row_step = nope + vd, .rows = vd,
+                                   .x = lat, .ldx = nh * lora, .x_step = lora, .y = heads, .ldy = nh * vd, .y_step = vd,
+                                   .n = n};
   DSV3_RETURN_IF_ERROR(be.grouped_matmul(values, precision));
   const ops::MatmulJob o{w.o, heads, nh * vd, n, out, hidden};
   return be.matmul({&o, 1}, precision);

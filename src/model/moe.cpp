@@ -17,14 +17,9 @@ Status dense_mlp(ops::Backend& be, const SwiGluWeights& w, const float* x, int64
 }
 
 ops::TopKRouting moe_routing(const ModelConfig& c) {
-  ops::TopKRouting r;
-  r.experts = c.n_routed_experts;
-  r.groups = c.n_group;
-  r.topk_group = c.topk_group;
-  r.top_k = c.num_experts_per_tok;
-  r.normalize = c.norm_topk_prob;
-  r.scale = static_cast<float>(c.routed_scaling_factor);
-  return r;
+  return ops::TopKRouting{.experts = c.n_routed_experts, .groups = c.n_group, .topk_group = c.topk_group,
+                          .top_k = c.num_experts_per_tok, .normalize = c.norm_topk_prob,
+                          .scale = static_cast<float>(c.routed_scaling_factor)};
 }
 
 void route_token(const ModelConfig& c, const float* logits, const std::vector<float>& bias, int32_t* experts,
@@ -41,15 +36,8 @@ Status moe(ops::Backend& be, const ModelConfig& c, const MoeWeights& w, const fl
   const ops::MatmulJob router{w.router, x, hidden, n, logits, ne};
   DSV3_RETURN_IF_ERROR(be.matmul({&router, 1}, ops::Precision::kExact));
   DSV3_RETURN_IF_ERROR(be.route(moe_routing(c), logits, n, w.router_bias, ids, weights));
-  ops::ExpertMix mix;
-  mix.experts = w.experts;
-  mix.shared = w.has_shared ? &w.shared : nullptr;
-  mix.x = x;
-  mix.n = n;
-  mix.top_k = top_k;
-  mix.ids = ids;
-  mix.weights = weights;
-  mix.out = out;
+  const ops::ExpertMix mix{.experts = w.experts, .shared = w.has_shared ? &w.shared : nullptr, .x = x, .n = n,
+                           .top_k = top_k, .ids = ids, .weights = weights, .out = out};
   return be.experts(mix, precision);
 }
 

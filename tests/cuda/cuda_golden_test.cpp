@@ -85,6 +85,14 @@ TEST_P(CudaGolden, LongContextMatchesReference) {
   expect_long_context(*f, model, 512);
 }
 
+// The residual stream after every layer against the reference's: locates a
+// GPU mismatch to one layer.
+TEST_P(CudaGolden, EveryLayerMatchesReference) {
+  const std::string model = GetParam();
+  GPU_MODEL_OR_SKIP(f, model);
+  expect_reference_layers(*f, model);
+}
+
 // The GPU's final hidden states against the CPU Transformer's.
 TEST_P(CudaGolden, HiddenStatesMatchCpu) {
   const std::string model = GetParam();

@@ -47,30 +47,7 @@ INSTANTIATE_TEST_SUITE_P(Golden, ReferenceLogits, testing::ValuesIn(all_cases())
 
 // Hidden state after every layer for prompt 1 (k = 0: embeddings; last: final norm).
 class ReferenceHidden : public testing::TestWithParam<std::string> {};
-TEST_P(ReferenceHidden, EveryLayerMatches) {
-  const std::string model = GetParam();
-  const auto ids = reference_json(model)["prompts"][1]["ids"].get<std::vector<int32_t>>();
-  Transformer& t = *loaded(model).transformer;
-  const int64_t hidden = t.config().hidden_size, layers = t.config().num_hidden_layers;
-  const Golden& g = reference_golden(model);
-  std::vector<int> seen;
-  LayerObserver obs = [&](int64_t k, const float* h, int64_t n) {
-    const std::string name = "p1.hidden." + std::to_string(k);
-    ASSERT_TRUE(g.has(name)) << name;
-    ASSERT_EQ(g.tensor(name).shape, (std::vector<int64_t>{n, hidden}));
-    const float* ref = g.f32(name);
-    double worst = 0.0;
-    for (int64_t i = 0; i < n * hidden; ++i) worst = std::max(worst, std::fabs(double(h[i]) - ref[i]));
-    EXPECT_LE(worst, kExactTolerance) << "after layer " << k;
-    std::printf("[ %s after layer %lld: max |h - reference| = %.3g ]\n", model.c_str(), static_cast<long long>(k), worst);
-    seen.push_back(static_cast<int>(k));
-  };
-  LatentCache cache = t.make_cache();
-  std::vector<float> out(ids.size() * hidden);
-  ASSERT_TRUE(t.forward(ids, 0, cache, out.data(), &obs).ok());
-  EXPECT_EQ(seen.size(), static_cast<std::size_t>(layers + 1));
-  EXPECT_FALSE(g.has("p1.hidden." + std::to_string(layers + 1)));
-}
+TEST_P(ReferenceHidden, EveryLayerMatches) { expect_reference_layers(*loaded(GetParam()).transformer, GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Golden, ReferenceHidden, testing::Values("tiny", "tiny-fp8"),
                          [](const auto& info) { return info.param == "tiny" ? std::string("tiny") : std::string("tiny_fp8"); });
 

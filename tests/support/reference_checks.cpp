@@ -147,4 +147,29 @@ ReducedPrecision measure_reduced_precision(ForwardPass& f, const std::string& mo
   return m;
 }
 
+void expect_reference_layers(ForwardPass& f, const std::string& model) {
+  const auto ids = reference_json(model)["prompts"][1]["ids"].get<std::vector<int32_t>>();
+  const int64_t hidden = f.config().hidden_size, layers = f.config().num_hidden_layers;
+  const Golden& g = reference_golden(model);
+  std::vector<int> seen;
+  LayerObserver obs = [&](int64_t k, const float* h, int64_t n) {
+    const std::string name = "p1.hidden." + std::to_string(k);
+    ASSERT_TRUE(g.has(name)) << name;
+    ASSERT_EQ(g.tensor(name).shape, (std::vector<int64_t>{n, hidden}));
+    const float* ref = g.f32(name);
+    double worst = 0.0;
+    for (int64_t i = 0; i < n * hidden; ++i) worst = std::max(worst, std::fabs(double(h[i]) - ref[i]));
+    EXPECT_LE(worst, kExactTolerance) << "after layer " << k;
+    std::printf("[ %s on %s after layer %lld: max |h - reference| = %.3g ]\n", model.c_str(), f.device().c_str(),
+                static_cast<long long>(k), worst);
+    seen.push_back(static_cast<int>(k));
+  };
+  LatentCache cache = f.make_cache();
+  std::vector<float> out(ids.size() * hidden);
+  const Status st = f.forward(ids, 0, cache, out.data(), &obs);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(layers + 1));
+  EXPECT_FALSE(g.has("p1.hidden." + std::to_string(layers + 1)));
+}
+
 }  // namespace dsv3::test

@@ -19,6 +19,11 @@ int reference_prompt_count(const std::string& model);
 // in one prefill, within kExactTolerance. Returns the largest error.
 double expect_reference_rows(ForwardPass& f, const std::string& model, int prompt);
 
+// The residual stream after every layer of prompt 1 (k = 0: embeddings;
+// last: final norm), seen through the forward pass's LayerObserver, within
+// kExactTolerance of the reference's: locates a mismatch to one layer.
+void expect_reference_layers(ForwardPass& f, const std::string& model);
+
 // The greedy continuation through Session's prefill and decode equals the reference's.
 void expect_reference_greedy(ForwardPass& f, const std::string& model, int prompt);
 
