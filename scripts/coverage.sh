@@ -23,7 +23,7 @@ fi
 lcov -q "${rc[@]}" --capture --directory "$dir" --output-file "$dir/all.info" 2>/dev/null
 lcov -q "${rc[@]}" --extract "$dir/all.info" "$PWD/src/*" --output-file "$dir/src.info" 2>/dev/null
 printf '%-8s %8s %8s\n' layer lines branches
-for layer in base tensor ops model text engine server cli; do
+for layer in base tensor ops model jinja text engine benchkit server cli; do
   lcov -q "${rc[@]}" --extract "$dir/src.info" "$PWD/src/$layer/*" --output-file "$dir/$layer.info" 2>/dev/null || continue
   summary="$(lcov "${rc[@]}" --summary "$dir/$layer.info" 2>&1)"
   pct() { grep -E "^ *$1" <<<"$summary" | grep -oE '[0-9.]+%' | head -1; }
