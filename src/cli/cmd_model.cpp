@@ -11,7 +11,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "engine/generator.h"
+#include "engine/completion.h"
 #include "engine/session.h"
 #include "model/safetensors.h"
 #include "text/tokenizer.h"
@@ -84,18 +84,16 @@ void add_generate(CLI::App& app, int& exit_code) {
       j["beams"] = nlohmann::json::array();
       for (const auto& h : *hyps) j["beams"].push_back({{"ids", h.tokens}, {"logprob", h.logprob}, {"score", h.score}});
     } else {
-      GenerationRequest req;
-      req.prompt = *ids;
-      req.sampling = sp;
-      req.max_tokens = so.max_tokens;
-      req.stop = so.stop;
-      // ids-level generation runs to --max-tokens, as the reference's greedy paths do
-      Session s(*l->transformer, 512, o->model.cache());
-      auto r = generate(s, tokenizer.get(), req);
+      Job job;
+      job.prompt = *ids;
+      job.sampling = sp;
+      job.max_tokens = so.max_tokens;
+      job.stop = so.stop;
+      // ids-level generation runs to --max-tokens (no EOS stop), as the reference's greedy paths do
+      Scheduler scheduler(*l->transformer, tokenizer.get(), one_sequence_options(o->model.cache()));
+      auto r = complete(scheduler, std::move(job));
       if (!r) return void(exit_code = fail(2, r.error()));
-      std::vector<int32_t> out;
-      for (const auto& t : r->tokens) out.push_back(t.id);
-      j["ids"] = out;
+      j["ids"] = r->tokens;
       j["finish_reason"] = std::string(finish_reason_name(r->finish));
       if (tokenizer) j["text"] = r->text;
     }

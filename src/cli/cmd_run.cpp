@@ -14,7 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "engine/generator.h"
+#include "engine/completion.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -50,36 +50,41 @@ Result<std::vector<int32_t>> chat_ids(const TextModel& t, const nlohmann::ordere
   return t.tokenizer->encode(text);
 }
 
-GenerationRequest make_request(const TextModel& t, const SamplingOptions& so, const std::string& model_dir) {
-  GenerationRequest req;
-  req.sampling = so.params(model_dir);
-  req.max_tokens = so.max_tokens;
-  req.stop = so.stop;
-  for (int64_t id : t.loaded.model->eos_token_ids) req.stop_tokens.push_back(static_cast<int32_t>(id));
-  return req;
+Job make_job(const TextModel& t, const SamplingOptions& so, const std::string& model_dir) {
+  Job job;
+  job.sampling = so.params(model_dir);
+  job.max_tokens = so.max_tokens;
+  job.stop = so.stop;
+  for (int64_t id : t.loaded.model->eos_token_ids) job.stop_tokens.push_back(static_cast<int32_t>(id));
+  return job;
 }
 
-void print_speed(const GenerationResult& r) {
-  const int64_t fed = r.prompt_tokens - r.reused_prompt_tokens;
-  const double gen = static_cast<double>(r.tokens.size());
-  std::fprintf(stderr, "\n[prompt: %lld tokens (%lld cached), %.1f tokens/s | generation: %zu tokens, %.1f tokens/s | %s]\n",
-               static_cast<long long>(r.prompt_tokens), static_cast<long long>(r.reused_prompt_tokens),
-               r.prefill_seconds > 0 ? fed / r.prefill_seconds : 0.0, r.tokens.size(),
-               r.decode_seconds > 0 ? gen / r.decode_seconds : 0.0, std::string(finish_reason_name(r.finish)).c_str());
+// One sequence at a time, its cache carried from turn to turn.
+std::unique_ptr<Scheduler> make_scheduler(const TextModel& t, const ModelOptions& mo) {
+  return std::make_unique<Scheduler>(*t.loaded.transformer, t.tokenizer.get(), one_sequence_options(mo.cache()));
+}
+
+void print_speed(const Completion& r) {
+  const JobUsage& u = r.usage;
+  const int64_t fed = u.prompt_tokens - u.cached_prompt_tokens;
+  const double prefill = r.prefill_seconds(), decode = r.decode_seconds();
+  std::fprintf(stderr, "\n[prompt: %lld tokens (%lld cached), %.1f tokens/s | generation: %lld tokens, %.1f tokens/s | %s]\n",
+               static_cast<long long>(u.prompt_tokens), static_cast<long long>(u.cached_prompt_tokens),
+               prefill > 0 ? fed / prefill : 0.0, static_cast<long long>(u.completion_tokens),
+               decode > 0 ? u.completion_tokens / decode : 0.0, std::string(finish_reason_name(r.finish)).c_str());
 }
 
 // Streams one answer to stdout; Ctrl-C stops it.
-Result<GenerationResult> answer(TextModel& t, Session& s, GenerationRequest& req) {
+Result<Completion> answer(Scheduler& scheduler, Job job) {
   g_interrupt.store(false);
   struct sigaction sa {}, old {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
-  auto r = generate(s, t.tokenizer.get(), req,
+  auto r = complete(scheduler, std::move(job),
                     [](std::string_view piece) {
                       std::fwrite(piece.data(), 1, piece.size(), stdout);
                       std::fflush(stdout);
-                      return true;
                     },
                     &g_interrupt);
   sigaction(SIGINT, &old, nullptr);
@@ -127,12 +132,9 @@ void add_run(CLI::App& app, int& exit_code) {
       std::printf("\n");
       return;
     }
-    GenerationRequest req = make_request(*t, o->sampling, o->model.model);
-    req.prompt = ids;
-    if (Status st = req.sampling.validate(t->loaded.model->config.vocab_size); !st)
-      return void(exit_code = fail(2, st.error()));
-    Session s(*t->loaded.transformer, 512, o->model.cache());
-    auto r = answer(*t, s, req);
+    Job job = make_job(*t, o->sampling, o->model.model);
+    job.prompt = std::move(ids);
+    auto r = answer(*make_scheduler(*t, o->model), std::move(job));
     if (!r) return void(exit_code = fail(2, r.error()));
     std::printf("\n");
     if (!o->quiet) print_speed(*r);
@@ -154,7 +156,7 @@ void add_chat(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     auto t = load_text_model(o->model, true);
     if (!t) return void(exit_code = fail(2, t.error()));
-    GenerationRequest base = make_request(*t, o->sampling, o->model.model);
+    const Job base = make_job(*t, o->sampling, o->model.model);
     if (Status st = base.sampling.validate(t->loaded.model->config.vocab_size); !st)
       return void(exit_code = fail(2, st.error()));
     const bool tty = ::isatty(STDIN_FILENO);
@@ -164,7 +166,7 @@ void add_chat(CLI::App& app, int& exit_code) {
       return m;
     };
     nlohmann::ordered_json messages = fresh();
-    Session s(*t->loaded.transformer, 512, o->model.cache());  // its cache carries the conversation between turns
+    std::unique_ptr<Scheduler> scheduler = make_scheduler(*t, o->model);  // its cache carries the conversation
     std::string line;
     for (;;) {
       if (tty) std::fprintf(stderr, "> ");
@@ -173,7 +175,7 @@ void add_chat(CLI::App& app, int& exit_code) {
       if (line == "/exit" || line == "/quit") break;
       if (line == "/reset") {
         messages = fresh();
-        s.reset();
+        scheduler = make_scheduler(*t, o->model);  // and a fresh cache
         std::fprintf(stderr, "[conversation cleared]\n");
         continue;
       }
@@ -185,9 +187,9 @@ void add_chat(CLI::App& app, int& exit_code) {
         messages.erase(messages.size() - 1);
         continue;
       }
-      GenerationRequest req = base;
-      req.prompt = std::move(ids).value();
-      auto r = answer(*t, s, req);
+      Job job = base;
+      job.prompt = std::move(ids).value();
+      auto r = answer(*scheduler, std::move(job));
       std::printf("\n");
       if (!r) {
         fail(1, r.error());

@@ -9,6 +9,7 @@
 #include "base/read_file.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/token_ids.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -73,9 +74,8 @@ void add_detokenize(CLI::App& app, int& exit_code) {
     if (!ids) return void(exit_code = fail(2, ids.error()));
     auto tok = load_tokenizer(o->model);
     if (!tok) return void(exit_code = fail(2, tok.error()));
-    for (int32_t id : *ids)
-      if (id >= (*tok)->vocab_size())
-        return void(exit_code = fail(2, fmt::format("--ids: token id {} is out of range [0, {})", id, (*tok)->vocab_size())));
+    if (Status st = check_token_ids(*ids, (*tok)->vocab_size()); !st)
+      return void(exit_code = fail(2, "--ids: " + st.error().message));
     write_exact((*tok)->decode(*ids, o->skip_special));
   });
 }

@@ -7,17 +7,9 @@
 #include <optional>
 
 #include "engine/completion_text.h"
+#include "engine/session.h"
 
 namespace dsv3 {
-
-void log_softmax(const float* logits, int64_t n, std::vector<float>& out) {
-  out.resize(static_cast<std::size_t>(n));
-  const float mx = *std::max_element(logits, logits + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-  const double lse = mx + std::log(sum);
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(logits[i] - lse);
-}
 
 namespace {
 struct Beam {
@@ -47,9 +39,8 @@ std::string final_text(const std::optional<CompletionText>& t) {
 Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const int32_t> prompt,
                                             const BeamSearchParams& p) {
   if (p.beams < 1) return make_error("beams must be at least 1, got {}", p.beams);
-  if (prompt.empty()) return make_error("the prompt is empty");
-  if (!p.stop.empty() && p.tokenizer == nullptr) return make_error("stop strings need a tokenizer");
   const int64_t vocab = model.config().vocab_size;
+  DSV3_RETURN_IF_ERROR(check_generation(prompt, p, vocab, p.tokenizer != nullptr));
   const int n = p.beams;
   std::vector<Beam> live(1);
   live[0].session = std::make_unique<Session>(model);
@@ -57,7 +48,6 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
   log_softmax(live[0].session->last_logits().data(), vocab, live[0].next_logprobs);
   if (p.tokenizer != nullptr) live[0].text.emplace(p.stop);
   std::vector<Hypothesis> done;
-  auto is_stop = [&](int32_t t) { return std::find(p.stop_tokens.begin(), p.stop_tokens.end(), t) != p.stop_tokens.end(); };
   std::vector<int32_t> order(static_cast<std::size_t>(vocab));
 
   for (int64_t step = 0; step < p.max_tokens && !live.empty(); ++step) {
@@ -85,7 +75,7 @@ Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const 
     for (const Candidate& c : cands) {
       if (static_cast<int>(chosen.size()) >= n) break;
       const Beam& parent = live[c.beam];
-      if (is_stop(c.token)) {
+      if (p.is_stop_token(c.token)) {
         if (finish(parent.tokens, c.logprob, parent.tokens.size() + 1, final_text(parent.text))) break;
         continue;
       }

@@ -8,19 +8,20 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/session.h"
+#include "engine/job.h"
+#include "engine/logprobs.h"
+#include "model/forward_pass.h"
 #include "text/tokenizer.h"
 
 namespace dsv3 {
 
-struct BeamSearchParams {
+// The stop conditions are a sampled job's: a beam that picks a stop token,
+// or whose text comes to contain a stop string (that needs the tokenizer,
+// which also fills Hypothesis::text), is finished.
+struct BeamSearchParams : StopConditions {
+  BeamSearchParams() { max_tokens = 32; }
   int beams = 4;
-  int64_t max_tokens = 32;
-  float length_penalty = 1.0f;       // final score = logprob / length^penalty
-  std::vector<int32_t> stop_tokens;  // a beam that picks one is finished
-  // A beam whose text comes to contain one of these is finished (needs the
-  // tokenizer, which also fills Hypothesis::text).
-  std::vector<std::string> stop;
+  float length_penalty = 1.0f;  // final score = logprob / length^penalty
   const text::Tokenizer* tokenizer = nullptr;
 };
 
@@ -35,8 +36,5 @@ struct Hypothesis {
 // Returns the hypotheses best first (at most params.beams of them).
 Result<std::vector<Hypothesis>> beam_search(ForwardPass& model, std::span<const int32_t> prompt,
                                             const BeamSearchParams& params);
-
-// log softmax of a logits row into out.
-void log_softmax(const float* logits, int64_t n, std::vector<float>& out);
 
 }  // namespace dsv3

@@ -38,7 +38,7 @@ Sampler::Sampler(const SamplingParams& params, int64_t vocab)
 
 void Sampler::observe_prompt(std::span<const int32_t> ids) {
   for (int32_t id : ids) {
-    if (id < 0 || id >= vocab_ || seen_[id]) continue;
+    if (seen_[id]) continue;
     seen_[id] = 1;
     touched_.push_back(id);
   }

@@ -33,7 +33,8 @@ class Sampler {
  public:
   Sampler(const SamplingParams& params, int64_t vocab_size);
 
-  // Records context tokens (the prompt) for the repetition penalty.
+  // Records context tokens (the prompt) for the repetition penalty. The ids
+  // are in the vocabulary: they were checked where the job came in.
   void observe_prompt(std::span<const int32_t> ids);
   // Picks a token from raw logits (not modified) and records it as output.
   int32_t sample(const float* logits);

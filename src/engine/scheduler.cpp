@@ -1,36 +1,16 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "engine/sequence.h"
+#include "engine/token_ids.h"
 
 namespace dsv3 {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-// log-softmax of the raw logits at `token`, and the best k alternatives.
-TokenLogprob logprobs_of(const float* logits, int64_t vocab, int32_t token, int32_t k) {
-  const float max = *std::max_element(logits, logits + vocab);
-  double sum = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(logits[i] - max);
-  const float log_z = max + static_cast<float>(std::log(sum));
-  TokenLogprob r{token, logits[token] - log_z, {}};
-  std::vector<std::pair<int32_t, float>>& top = r.top;
-  for (int64_t i = 0; i < vocab && k > 0; ++i) {
-    if (static_cast<int32_t>(top.size()) == k && logits[i] <= top.back().second) continue;
-    if (static_cast<int32_t>(top.size()) == k) top.pop_back();
-    auto at = std::find_if(top.begin(), top.end(), [&](const auto& p) { return logits[i] > p.second; });
-    top.insert(at, {static_cast<int32_t>(i), logits[i]});
-  }
-  for (auto& [id, value] : top) value -= log_z;
-  return r;
-}
+using Clock = Sequence::Clock;
 }  // namespace
 
 struct Scheduler::Pending {
@@ -38,6 +18,14 @@ struct Scheduler::Pending {
   Job job;
   JobSink sink;
   Clock::time_point submitted;
+  // its only event: cancelled before it started (the usage: its prompt)
+  void cancel() const {
+    JobEvent e;
+    e.done = true;
+    e.finish = FinishReason::kCancelled;
+    e.usage.prompt_tokens = static_cast<int64_t>(job.prompt.size());
+    sink(e);
+  }
 };
 
 struct Scheduler::Slot {
@@ -47,18 +35,13 @@ struct Scheduler::Slot {
   uint64_t last_used = 0;       // admission counter of its latest job
 
   // the job it runs, if any
-  std::unique_ptr<Pending> job;
-  std::optional<Sampler> sampler;
-  std::optional<CompletionText> text;
+  std::optional<Sequence> seq;
+  uint64_t job_id = 0;
   int64_t prompt_done = 0;  // prompt tokens in the cache
-  int64_t max_tokens = 0;   // after the context limit
   int32_t next = -1;        // the sampled token to feed next step
-  int32_t sampled = -1;     // this step's draw
-  std::vector<TokenLogprob> logprobs;
-  JobUsage usage;
 
-  bool busy() const { return job != nullptr; }
-  bool prefilling() const { return busy() && prompt_done < static_cast<int64_t>(job->job.prompt.size()); }
+  bool busy() const { return seq.has_value(); }
+  bool prefilling() const { return busy() && prompt_done < static_cast<int64_t>(seq->job().prompt.size()); }
 };
 
 Scheduler::Scheduler(ForwardPass& model, const text::Tokenizer* tokenizer, SchedulerOptions options)
@@ -81,16 +64,10 @@ Scheduler::~Scheduler() { shutdown(std::chrono::milliseconds(0)); }
 SubmitResult Scheduler::submit(Job job, JobSink sink) {
   using Code = SubmitResult::Code;
   const int64_t n = static_cast<int64_t>(job.prompt.size());
-  if (n == 0) return {Code::kInvalid, 0, "the prompt is empty"};
   if (n >= options_.context)
     return {Code::kInvalid, 0,
             fmt::format("the prompt is {} tokens; the context holds {} (prompt and completion)", n, options_.context)};
-  for (int32_t id : job.prompt)
-    if (id < 0 || id >= vocab_) return {Code::kInvalid, 0, fmt::format("token id {} is out of range [0, {})", id, vocab_)};
-  if (job.max_tokens < 0) return {Code::kInvalid, 0, "max_tokens must not be negative"};
-  if (job.top_logprobs > 20) return {Code::kInvalid, 0, "top_logprobs must be at most 20"};
-  if (!tokenizer_ && !job.stop.empty()) return {Code::kInvalid, 0, "stop strings need a tokenizer"};
-  if (const Status s = job.sampling.validate(vocab_); !s.ok()) return {Code::kInvalid, 0, s.error().message};
+  if (const Status s = check_job(job, vocab_, tokenizer_ != nullptr); !s.ok()) return {Code::kInvalid, 0, s.error().message};
   auto p = std::make_unique<Pending>();
   p->job = std::move(job);
   p->sink = std::move(sink);
@@ -146,15 +123,9 @@ void Scheduler::loop() {
         queue_.erase(it);
       }
     }
-    for (auto& p : dropped) {
-      JobEvent e;
-      e.done = true;
-      e.finish = FinishReason::kCancelled;
-      e.usage.prompt_tokens = static_cast<int64_t>(p->job.prompt.size());
-      p->sink(e);
-    }
+    for (auto& p : dropped) p->cancel();
     for (auto& s : slots_)
-      if (s->busy() && std::find(cancels.begin(), cancels.end(), s->job->id) != cancels.end())
+      if (s->busy() && std::find(cancels.begin(), cancels.end(), s->job_id) != cancels.end())
         finish(*s, FinishReason::kCancelled);
     admit();
     step();
@@ -168,12 +139,7 @@ void Scheduler::loop() {
     std::lock_guard lk(mu_);
     left.swap(queue_);
   }
-  for (auto& p : left) {
-    JobEvent e;
-    e.done = true;
-    e.finish = FinishReason::kCancelled;
-    p->sink(e);
-  }
+  for (auto& p : left) p->cancel();
   publish_stats();
 }
 
@@ -188,18 +154,14 @@ void Scheduler::admit() {
       queue_.pop_front();
       ++stats_.active;  // at once, so that shutdown never sees it as neither queued nor active
     }
-    // the free slot holding the longest prefix of the prompt (at most all but
-    // its last token, which must run to give logits); else the least recently used
+    // the free slot holding the longest reusable prefix of the prompt; else the least recently used
     const std::vector<int32_t>& prompt = p->job.prompt;
-    const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
     Slot* best = nullptr;
     int64_t best_len = -1;
     for (auto& slot : slots_) {
       Slot* s = slot.get();
       if (s->busy()) continue;
-      const int64_t cap = std::min<int64_t>(limit, static_cast<int64_t>(s->tokens.size()));
-      int64_t k = 0;
-      while (k < cap && s->tokens[k] == prompt[k]) ++k;
+      const int64_t k = reusable_prefix(s->tokens, prompt);
       if (k > best_len || (k == best_len && s->last_used < best->last_used)) {
         best = s;
         best_len = k;
@@ -209,18 +171,11 @@ void Scheduler::admit() {
     s.tokens.resize(static_cast<std::size_t>(best_len));
     s.last_used = ++clock_;
     s.prompt_done = best_len;
-    s.sampler.emplace(p->job.sampling, vocab_);
-    s.sampler->observe_prompt(prompt);
-    s.text.emplace(p->job.stop);
-    s.max_tokens = std::min<int64_t>(p->job.max_tokens, options_.context - static_cast<int64_t>(prompt.size()));
     s.next = -1;
-    s.logprobs.clear();
-    s.usage = JobUsage{};
-    s.usage.prompt_tokens = static_cast<int64_t>(prompt.size());
-    s.usage.cached_prompt_tokens = best_len;
-    s.usage.queue_seconds = seconds_between(p->submitted, Clock::now());
-    s.job = std::move(p);
-    if (s.max_tokens == 0) finish(s, FinishReason::kLength);
+    s.job_id = p->id;
+    const int64_t room = options_.context - static_cast<int64_t>(prompt.size());
+    s.seq.emplace(std::move(p->job), std::move(p->sink), p->submitted, tokenizer_, vocab_, best_len, room);
+    if (s.seq->max_tokens() == 0) finish(s, FinishReason::kLength);
   }
 }
 
@@ -241,7 +196,7 @@ void Scheduler::step() {
   int64_t budget = options_.prefill_chunk;
   for (Slot* s : waiting) {
     if (budget == 0) break;
-    const std::vector<int32_t>& prompt = s->job->job.prompt;
+    const std::vector<int32_t>& prompt = s->seq->job().prompt;
     const int64_t m = std::min<int64_t>(budget, static_cast<int64_t>(prompt.size()) - s->prompt_done);
     chunks_.push_back({std::span<const int32_t>(prompt).subspan(s->prompt_done, m), s->prompt_done, &s->cache});
     chunk_slots_.push_back(s);
@@ -285,72 +240,31 @@ void Scheduler::step() {
   // threads; what follows (text, events) stays in order on this thread
   if (options_.pool != nullptr && k > 1)
     options_.pool->parallel_for(k, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) sample(*sampling[i], logits_.data() + i * vocab_);
+      for (int64_t i = b; i < e; ++i) sampling[i]->seq->sample(logits_.data() + i * vocab_);
     });
   else
-    for (int64_t i = 0; i < k; ++i) sample(*sampling[i], logits_.data() + i * vocab_);
+    for (int64_t i = 0; i < k; ++i) sampling[i]->seq->sample(logits_.data() + i * vocab_);
   for (int64_t i = 0; i < k; ++i) take_token(*sampling[i]);
 }
 
-void Scheduler::sample(Slot& s, const float* logits) {
-  const Job& job = s.job->job;
-  s.sampled = s.sampler->sample(logits);
-  if (job.top_logprobs >= 0) s.logprobs.push_back(logprobs_of(logits, vocab_, s.sampled, job.top_logprobs));
-}
-
 void Scheduler::take_token(Slot& s) {
-  const Job& job = s.job->job;
-  const int32_t tok = s.sampled;
-  if (s.usage.completion_tokens++ == 0)
-    s.usage.time_to_first_token = seconds_between(s.job->submitted, Clock::now());
-  if (std::find(job.stop_tokens.begin(), job.stop_tokens.end(), tok) != job.stop_tokens.end())
-    return finish(s, FinishReason::kStop);
-  if (tokenizer_ && s.text->push(tokenizer_->token_bytes(tok))) return finish(s, FinishReason::kStop);
-  if (s.usage.completion_tokens >= s.max_tokens) return finish(s, FinishReason::kLength);
-  s.next = tok;
-  const std::string_view piece = s.text->take();
-  if (piece.empty() && s.logprobs.empty()) return;
-  JobEvent e;
-  e.text = piece;
-  e.logprobs = s.logprobs;
-  const bool keep = s.job->sink(e);
-  s.logprobs.clear();
-  // the client went away: one last event, so that its tokens can be accounted for
-  if (!keep) finish(s, FinishReason::kCancelled);
+  if (const std::optional<FinishReason> end = s.seq->take_sampled()) return finish(s, *end);
+  s.next = s.seq->sampled();
 }
 
 void Scheduler::finish(Slot& s, FinishReason why, std::string error) {
-  if (why != FinishReason::kCancelled && s.text->finish()) why = FinishReason::kStop;
-  s.usage.total_seconds = seconds_between(s.job->submitted, Clock::now());
-  // copied out: the slot is released before the sink hears of it, so that
-  // the stats are current by then
-  const std::string text(why != FinishReason::kCancelled ? s.text->take() : std::string_view());
-  const std::vector<TokenLogprob> logprobs = std::move(s.logprobs);
-  const JobSink sink = std::move(s.job->sink);
-  JobEvent e;
-  e.text = text;
-  e.logprobs = logprobs;
-  e.done = true;
-  e.finish = why;
-  e.usage = s.usage;
-  e.error = std::move(error);
-  release(s);
-  sink(e);
-}
-
-void Scheduler::release(Slot& s) {
+  // accounted before the sink hears of it, so that the stats are current by then
+  const JobUsage& u = s.seq->usage();
   {
     std::lock_guard lk(mu_);
-    stats_.prompt_tokens += s.usage.prompt_tokens;
-    stats_.cached_prompt_tokens += s.usage.cached_prompt_tokens;
-    stats_.completion_tokens += s.usage.completion_tokens;
+    stats_.prompt_tokens += u.prompt_tokens;
+    stats_.cached_prompt_tokens += u.cached_prompt_tokens;
+    stats_.completion_tokens += u.completion_tokens;
     --stats_.active;
   }
-  s.job.reset();
-  // an unfinished prompt leaves only what it computed; keep that for reuse
-  s.sampler.reset();
-  s.text.reset();
-  s.logprobs.clear();
+  s.seq->finish(why, std::move(error));
+  // an unfinished prompt leaves only what it computed; that stays for reuse
+  s.seq.reset();
   s.next = -1;
 }
 

@@ -14,50 +14,15 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <utility>
 #include <vector>
 
-#include "engine/generator.h"
-#include "engine/sampler.h"
+#include "engine/job.h"
 #include "model/forward_pass.h"
 #include "text/tokenizer.h"
 
 namespace dsv3 {
 class ThreadPool;
-
-// A generation request as generate() takes it, plus what a server may ask.
-struct Job : GenerationRequest {
-  int32_t top_logprobs = -1;  // < 0: no logprobs; else that many alternatives per token (<= 20)
-};
-
-// Log-probabilities under the model's distribution (log-softmax of the raw logits).
-struct TokenLogprob {
-  int32_t id;
-  float logprob;
-  std::vector<std::pair<int32_t, float>> top;  // best first
-};
-
-struct JobUsage {
-  int64_t prompt_tokens = 0, completion_tokens = 0, cached_prompt_tokens = 0;
-  double queue_seconds = 0, time_to_first_token = 0, total_seconds = 0;
-};
-
-// One report to a job's sink. Text is final (complete UTF-8, never part of a
-// possible stop string). The last event has done set and nothing after it.
-struct JobEvent {
-  std::string_view text;
-  std::span<const TokenLogprob> logprobs;  // tokens sampled since the last event (if asked)
-  bool done = false;
-  FinishReason finish = FinishReason::kLength;  // when done
-  JobUsage usage;                               // when done
-  std::string error;                            // when done by an internal error
-};
-// Called on the engine thread; must not block. Returning false cancels the job
-// (a client that went away): its slot is freed, and the sink gets one last
-// event (done, kCancelled, no text, the usage so far) for its accounting.
-using JobSink = std::function<bool(const JobEvent&)>;
 
 struct SchedulerOptions {
   int64_t max_sequences = 8;    // decoding together
@@ -109,10 +74,8 @@ class Scheduler {
   void loop();
   void admit();
   void step();
-  void sample(Slot& s, const float* logits);  // thread-safe across slots
   void take_token(Slot& s);
   void finish(Slot& s, FinishReason why, std::string error = {});
-  void release(Slot& s);
   void publish_stats();
 
   ForwardPass& model_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/token_ids.h"
+
 namespace dsv3 {
 
 Session::Session(ForwardPass& model, int64_t chunk, DType cache_dtype)
@@ -16,8 +18,7 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n == 0) return {};
   // all ids checked before any chunk runs, so a bad id leaves the cache as it was
-  for (int32_t id : ids)
-    if (id < 0 || id >= vocab_) return make_error("token id {} is out of range [0, {})", id, vocab_);
+  DSV3_RETURN_IF_ERROR(check_token_ids(ids, vocab_));
   if (all_logits) all_logits->resize(static_cast<std::size_t>(n * vocab_));
   const int64_t step = chunk_ > 0 ? chunk_ : n;
   for (int64_t b = 0; b < n; b += step) {
@@ -25,7 +26,6 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
     states_.resize(std::max<std::size_t>(states_.size(), static_cast<std::size_t>(m * width_)));
     DSV3_RETURN_IF_ERROR(model_.forward(ids.subspan(b, m), pos_, cache_, states_.data()));
     pos_ += m;
-    tokens_.insert(tokens_.end(), ids.begin() + b, ids.begin() + b + m);
     if (all_logits) {
       DSV3_RETURN_IF_ERROR(model_.logits(states_.data(), m, all_logits->data() + b * vocab_));
     }
@@ -36,20 +36,6 @@ Status Session::append(std::span<const int32_t> ids, std::vector<float>* all_log
       DSV3_RETURN_IF_ERROR(model_.logits(states_.data() + (m - 1) * width_, 1, last_logits_.data()));
   }
   return {};
-}
-
-void Session::truncate(int64_t n) {
-  n = std::clamp<int64_t>(n, 0, pos_);
-  pos_ = n;
-  tokens_.resize(static_cast<std::size_t>(n));
-}
-
-int64_t Session::reuse_prefix(std::span<const int32_t> ids) {
-  const int64_t limit = std::min<int64_t>(pos_, static_cast<int64_t>(ids.size()) - 1);
-  int64_t k = 0;
-  while (k < limit && tokens_[k] == ids[k]) ++k;
-  truncate(k);
-  return k;
 }
 
 int32_t argmax(const float* v, int64_t n) {

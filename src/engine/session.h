@@ -1,5 +1,7 @@
-// One sequence being evaluated: its latent cache and position. Prefill in
-// chunks and token-by-token decode go through the same forward pass.
+// One sequence evaluated by a caller that drives the model itself: its latent
+// cache, position and last logits. Beam search forks it; `logits` and bench
+// read its rows. (Generation goes through Sequence on a Scheduler.) Prefill
+// in chunks and token-by-token decode go through the same forward pass.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -19,13 +21,6 @@ class Session {
 
   int64_t position() const { return pos_; }
   int64_t vocab_size() const { return vocab_; }
-  const std::vector<int32_t>& tokens() const { return tokens_; }
-  void reset() { truncate(0); }
-  // Forgets everything after the first n tokens (their cache rows get overwritten).
-  void truncate(int64_t n);
-  // Keeps the longest common prefix with `ids` (at most ids.size() - 1 tokens,
-  // so that appending the rest yields fresh logits); returns its length.
-  int64_t reuse_prefix(std::span<const int32_t> ids);
 
   // Feeds ids after what is already in the cache. If all_logits is set it
   // receives one row per id ([ids][vocab]); the last row is kept either way.
@@ -39,7 +34,6 @@ class Session {
   int64_t vocab_, width_;
   LatentCache cache_;
   int64_t pos_ = 0;
-  std::vector<int32_t> tokens_;  // what the cache holds, position by position
   std::vector<float> states_, last_logits_;
 };
 

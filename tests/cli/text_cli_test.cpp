@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "engine/generator.h"
+#include "engine/completion.h"
 #include "model/model.h"
 #include "support/cli_runner.h"
 #include "support/golden.h"
@@ -191,13 +191,13 @@ TEST(TextCli, SystemPromptReachesTheTemplate) {
   };
   const auto with = prompt_of(true), without = prompt_of(false);
   ASSERT_GT(with.size(), without.size());
-  Session s(*loaded("tiny").transformer);
-  GenerationRequest req;
+  Scheduler s(*loaded("tiny").transformer, &tiny_tokenizer(), one_sequence_options());
+  Job req;
   req.prompt = with;
   req.sampling.temperature = 0.0f;
   req.max_tokens = 8;
   for (int64_t id : loaded("tiny").model->eos_token_ids) req.stop_tokens.push_back(static_cast<int32_t>(id));
-  auto want = generate(s, &tiny_tokenizer(), req);
+  auto want = complete(s, req);
   ASSERT_TRUE(want.ok());
   const CliRun r = run("run --temperature 0 --max-tokens 8 --system '" + system + "' --prompt '" + user + "'" + kTiny + threads());
   ASSERT_EQ(r.code, 0) << r.err;

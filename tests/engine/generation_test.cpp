@@ -1,12 +1,16 @@
-// Generation on the bundled tiny model: stop strings (also across tokens),
-// stop tokens, streaming equal to the result, prefix reuse, beam search.
+// Generation on the bundled tiny model as the CLI runs it (one sequence on
+// a scheduler): stop strings (also across tokens), stop tokens, streaming
+// equal to the result, prefix reuse; and beam search.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 
 #include "engine/beam_search.h"
-#include "engine/generator.h"
+#include "engine/completion.h"
+#include "engine/completion_text.h"
+#include "engine/session.h"
 #include "support/golden.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
@@ -17,12 +21,21 @@ namespace {
 const text::Tokenizer& tok() { return tiny_tokenizer(); }
 Transformer& tiny() { return *loaded("tiny").transformer; }
 
-GenerationRequest greedy_request(int64_t n) {
-  GenerationRequest r;
+Job greedy_request(int64_t n) {
+  Job r;
   r.prompt = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["ids"].get<std::vector<int32_t>>();
   r.sampling.temperature = 0.0f;
   r.max_tokens = n;
   return r;
+}
+
+// The CLI's path: one sequence on a scheduler of its own (or of a test's).
+Result<Completion> generate(Scheduler& s, const Job& job, const TextSink& on_text = nullptr) {
+  return complete(s, job, on_text);
+}
+Result<Completion> generate(const Job& job, const TextSink& on_text = nullptr) {
+  Scheduler s(tiny(), &tok(), one_sequence_options());
+  return complete(s, job, on_text);
 }
 
 std::string reference_text(int64_t n) {
@@ -32,12 +45,8 @@ std::string reference_text(int64_t n) {
 }
 
 TEST(Generation, GreedyTextMatchesReferenceAndStreams) {
-  Session s(tiny());
   std::string streamed;
-  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view p) {
-    streamed += p;
-    return true;
-  });
+  auto r = generate(greedy_request(24), [&](std::string_view p) { streamed += p; });
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->finish, FinishReason::kLength);
   EXPECT_EQ(r->tokens.size(), 24u);
@@ -60,14 +69,10 @@ TEST(Generation, StopStringAcrossTokens) {
   const std::string full = reference_text(24);
   const std::size_t at = full.find(stop);
   ASSERT_NE(at, std::string::npos);
-  GenerationRequest req = greedy_request(24);
+  Job req = greedy_request(24);
   req.stop = {"never-appears-\x01", stop};
-  Session s(tiny());
   std::string streamed;
-  auto r = generate(s, &tok(), req, [&](std::string_view p) {
-    streamed += p;
-    return true;
-  });
+  auto r = generate(req, [&](std::string_view p) { streamed += p; });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->finish, FinishReason::kStop);
   EXPECT_EQ(r->text, full.substr(0, at));
@@ -75,11 +80,10 @@ TEST(Generation, StopStringAcrossTokens) {
 }
 
 TEST(Generation, StopTokenEndsGeneration) {
-  GenerationRequest req = greedy_request(24);
+  Job req = greedy_request(24);
   const auto ids = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["greedy"].get<std::vector<int32_t>>();
   req.stop_tokens = {ids[5]};
-  Session s(tiny());
-  auto r = generate(s, &tok(), req);
+  auto r = generate(req);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->finish, FinishReason::kStop);
   ASSERT_EQ(r->tokens.size(), 6u);
@@ -104,20 +108,28 @@ TEST(Generation, CancelFromSink) {
   }
   ASSERT_GT(expected, 0u) << "the reference continuation has fewer than three pieces";
   ASSERT_LT(expected, 24u);
-  Session s(tiny());
+  // the sink of the job itself: its answer applies to the token that made the piece
+  Scheduler s(tiny(), &tok(), one_sequence_options());
   int calls = 0;
   std::string streamed;
-  auto r = generate(s, &tok(), greedy_request(24), [&](std::string_view p) {
-    EXPECT_FALSE(p.empty());
-    streamed += p;
+  std::vector<int32_t> ids;
+  std::promise<FinishReason> finished;
+  const SubmitResult submitted = s.submit(greedy_request(24), [&](const JobEvent& e) {
+    streamed += e.text;
+    ids.insert(ids.end(), e.tokens.begin(), e.tokens.end());
+    if (e.done) {
+      finished.set_value(e.finish);
+      return true;
+    }
+    EXPECT_FALSE(e.text.empty());
     return ++calls < 3;
   });
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->finish, FinishReason::kCancelled);
+  ASSERT_EQ(submitted.code, SubmitResult::Code::kOk) << submitted.message;
+  EXPECT_EQ(finished.get_future().get(), FinishReason::kCancelled);
   EXPECT_EQ(calls, 3);
-  ASSERT_EQ(r->tokens.size(), expected);
-  for (std::size_t i = 0; i < expected; ++i) EXPECT_EQ(r->tokens[i].id, greedy[i]) << i;
-  EXPECT_EQ(streamed, r->text) << "what was streamed is what the result holds";
+  ASSERT_EQ(ids.size(), expected);
+  for (std::size_t i = 0; i < expected; ++i) EXPECT_EQ(ids[i], greedy[i]) << i;
+  EXPECT_EQ(streamed, tok().decode(ids)) << "what was streamed is the text of the tokens";
 }
 
 // logit_bias -100 bans a token: the greedy pick at each step is the argmax of
@@ -125,15 +137,14 @@ TEST(Generation, CancelFromSink) {
 TEST(Generation, LogitBiasMinus100BansTheArgmax) {
   const auto greedy = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"][1]["greedy"].get<std::vector<int32_t>>();
   const int32_t banned = greedy[0];  // the token greedy decoding picks first
-  GenerationRequest req = greedy_request(12);
+  Job req = greedy_request(12);
   req.sampling.logit_bias = {{banned, -100.0f}};
-  Session s(tiny());
-  auto r = generate(s, &tok(), req);
+  auto r = generate(req);
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->tokens.size(), 12u);
   // independently: each step's pick is the best token other than the banned one
   std::vector<int32_t> ids = req.prompt;
-  for (const auto& t : r->tokens) ids.push_back(t.id);
+  for (int32_t t : r->tokens) ids.push_back(t);
   const int64_t vocab = tiny().config().vocab_size;
   const int64_t first = static_cast<int64_t>(req.prompt.size()) - 1;
   for_each_logits_row(tiny(), ids, 0, [&](int64_t row, const float* l) {
@@ -152,64 +163,59 @@ TEST(Generation, LogitBiasMinus100BansTheArgmax) {
   // drawn often: never with the bias, at least once without it
   int unbiased_hits = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
-    GenerationRequest cold = greedy_request(4);
+    Job cold = greedy_request(4);
     cold.sampling.temperature = 0.05f;
     cold.sampling.seed = seed;
-    Session u(tiny());
-    auto plain = generate(u, &tok(), cold);
+    auto plain = generate(cold);
     ASSERT_TRUE(plain.ok());
-    for (const auto& t : plain->tokens) unbiased_hits += t.id == banned;
+    for (int32_t t : plain->tokens) unbiased_hits += t == banned;
     cold.sampling.logit_bias = {{banned, -100.0f}};
-    Session h(tiny());
-    auto g = generate(h, &tok(), cold);
+    auto g = generate(cold);
     ASSERT_TRUE(g.ok());
-    for (const auto& t : g->tokens) ASSERT_NE(t.id, banned) << "seed " << seed;
+    for (int32_t t : g->tokens) ASSERT_NE(t, banned) << "seed " << seed;
   }
   EXPECT_GT(unbiased_hits, 0) << "without the bias the token is drawn: the check above can fail";
 }
 
 TEST(Generation, ReusesCachedPrefix) {
-  Session s(tiny());
-  GenerationRequest req = greedy_request(6);
-  auto first = generate(s, &tok(), req);
+  Scheduler s(tiny(), &tok(), one_sequence_options());
+  Job req = greedy_request(6);
+  auto first = generate(s, req);
   ASSERT_TRUE(first.ok());
   // the next turn extends the same conversation
-  for (const auto& t : first->tokens) req.prompt.push_back(t.id);
+  for (int32_t t : first->tokens) req.prompt.push_back(t);
   req.prompt.push_back(16);
-  auto second = generate(s, &tok(), req);
+  auto second = generate(s, req);
   ASSERT_TRUE(second.ok());
-  EXPECT_GE(second->reused_prompt_tokens, static_cast<int64_t>(req.prompt.size()) - 3);
-  Session fresh(tiny());
-  auto ref = generate(fresh, &tok(), req);
+  EXPECT_GE(second->usage.cached_prompt_tokens, static_cast<int64_t>(req.prompt.size()) - 3);
+  auto ref = generate(req);
   ASSERT_TRUE(ref.ok());
   EXPECT_EQ(second->text, ref->text);
 }
 
 TEST(Generation, SeededSamplingIsReproducible) {
-  GenerationRequest req = greedy_request(12);
+  Job req = greedy_request(12);
   req.sampling.temperature = 0.9f;
   req.sampling.top_p = 0.9f;
   req.sampling.seed = 77;
-  Session a(tiny()), b(tiny());
-  auto ra = generate(a, &tok(), req), rb = generate(b, &tok(), req);
+  auto ra = generate(req), rb = generate(req);
   ASSERT_TRUE(ra.ok() && rb.ok());
   EXPECT_EQ(ra->text, rb->text);
   req.sampling.seed = 78;
-  Session c(tiny());
-  EXPECT_NE(generate(c, &tok(), req)->text, ra->text);
+  EXPECT_NE(generate(req)->text, ra->text);
 }
 
 TEST(Generation, BadRequestsAreErrors) {
-  Session s(tiny());
-  GenerationRequest req = greedy_request(4);
+  Scheduler s(tiny(), &tok(), one_sequence_options());
+  Job req = greedy_request(4);
   req.sampling.top_p = 2.0f;
-  EXPECT_FALSE(generate(s, &tok(), req).ok());
+  EXPECT_FALSE(generate(s, req).ok());
   req = greedy_request(4);
   req.prompt = {};
-  EXPECT_FALSE(generate(s, &tok(), req).ok());
+  EXPECT_FALSE(generate(s, req).ok());
   req = greedy_request(4);
   req.prompt.push_back(1 << 20);
-  EXPECT_FALSE(generate(s, &tok(), req).ok());
+  EXPECT_FALSE(generate(s, req).ok());
 }
 
 TEST(StopMatcher, HoldsBackPartialMatches) {
@@ -306,16 +312,15 @@ TEST(BeamSearch, StopTokenFinishesHypotheses) {
 }
 
 // Stop strings in beam search. With one beam it is greedy decoding, so it
-// stops where generate() with the same stop string stops.
+// stops where sampling at temperature 0 with the same stop string stops.
 TEST(BeamSearch, OneBeamStopsWhereGreedyStops) {
   const std::string full = reference_text(24);
   ASSERT_GT(full.size(), 8u);
   const std::string stop = full.substr(full.size() / 2, 3);
   const std::size_t at = full.find(stop);
-  GenerationRequest req = greedy_request(24);
+  Job req = greedy_request(24);
   req.stop = {stop};
-  Session s(tiny());
-  auto g = generate(s, &tok(), req);
+  auto g = generate(req);
   ASSERT_TRUE(g.ok());
   ASSERT_EQ(g->finish, FinishReason::kStop);
   ASSERT_EQ(g->text, full.substr(0, at));
@@ -335,9 +340,7 @@ TEST(BeamSearch, OneBeamStopsWhereGreedyStops) {
   const Hypothesis& h = r->front();
   EXPECT_TRUE(h.finished);
   EXPECT_EQ(h.text, g->text);
-  std::vector<int32_t> ids;
-  for (const auto& t : g->tokens) ids.push_back(t.id);
-  EXPECT_EQ(h.tokens, ids) << "ends with the token that completed the stop string";
+  EXPECT_EQ(h.tokens, g->tokens) << "ends with the token that completed the stop string";
   // stop strings need the tokenizer
   p.tokenizer = nullptr;
   EXPECT_FALSE(beam_search(tiny(), req.prompt, p).ok());

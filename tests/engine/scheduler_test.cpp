@@ -13,7 +13,7 @@
 #include <numeric>
 #include <set>
 
-#include "engine/generator.h"
+#include "engine/completion.h"
 #include "engine/scheduler.h"
 #include "support/golden.h"
 #include "support/test_env.h"
@@ -130,14 +130,13 @@ Job greedy_job(const std::vector<int32_t>& prompt, int64_t n) {
   return j;
 }
 
+// What the CLI's path gives: the job alone, on a one-sequence scheduler
+// with the CLI's options (the server's default ones differ in prefill chunk and context).
 std::string alone(const std::vector<int32_t>& prompt, int64_t n, std::vector<std::string> stop = {}) {
-  Session s(tiny());
-  GenerationRequest r;
-  r.prompt = prompt;
-  r.sampling.temperature = 0.0f;
-  r.max_tokens = n;
-  r.stop = std::move(stop);
-  auto g = generate(s, &tok(), r);
+  Scheduler s(tiny(), &tok(), one_sequence_options());
+  Job j = greedy_job(prompt, n);
+  j.stop = std::move(stop);
+  auto g = complete(s, std::move(j));
   EXPECT_TRUE(g.ok());
   return g.ok() ? g->text : std::string();
 }
