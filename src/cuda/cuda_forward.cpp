@@ -20,6 +20,7 @@
 #include "cuda/kernels.h"
 #include "cuda/switches.h"
 #include "model/mla.h"
+#include "ops/routing.h"
 #include "ops/rope.h"
 
 namespace dsv3::cuda {
@@ -80,9 +81,10 @@ class CudaForward : public ForwardPass {
 Status CudaForward::init() {
   const ModelConfig& c = model_.config;
   if (c.kv_lora_rank > 512) return make_error("--device cuda: kv_lora_rank {} > 512 is not supported", c.kv_lora_rank);
-  if (c.n_routed_experts > 1024 || c.n_group > 64)
-    return make_error("--device cuda: {} experts in {} groups is more than the router kernel holds (1024, 64)",
-                      c.n_routed_experts, c.n_group);
+  static_assert(kRouteMaxExperts == ops::kMaxRoutedExperts, "the CPU and GPU routers hold the same experts");
+  if (c.n_routed_experts > kRouteMaxExperts || c.n_group > kRouteMaxGroups)
+    return make_error("--device cuda: {} experts in {} groups is more than the router kernel holds ({}, {})",
+                      c.n_routed_experts, c.n_group, kRouteMaxExperts, kRouteMaxGroups);
   if (c.qk_rope_head_dim % 2 != 0) return make_error("--device cuda: odd qk_rope_head_dim {}", c.qk_rope_head_dim);
   DSV3_CUDA_TRY(cudaSetDevice(device_));
   DSV3_CUDA_TRY(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device_));

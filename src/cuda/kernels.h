@@ -96,8 +96,11 @@ cudaError_t launch_mla_attention_split(const float* q_abs, int64_t n, int64_t he
                                        float scale, const TokenSlot* slots, int64_t layer, int splits, float* scratch,
                                        int64_t scratch_floats, float* out, cudaStream_t s);
 
-// MoE routing (moe.cpp's route_token per token): logits [n][experts] ->
-// experts/weights [n][top_k]. bias may be null.
+// MoE routing (ops::route_top_k per token): logits [n][experts] ->
+// experts/weights [n][top_k]. bias may be null. The kernels keep per-expert
+// and per-group state on chip, which bounds both counts.
+constexpr int kRouteMaxExperts = 1024;
+constexpr int kRouteMaxGroups = 64;
 struct RouteParams {
   int64_t experts = 0, groups = 1, topk_group = 1, top_k = 1;
   int32_t norm_topk_prob = 1;

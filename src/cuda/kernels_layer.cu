@@ -9,8 +9,8 @@
 namespace dsv3::cuda {
 namespace {
 
-constexpr int kMaxExperts = 1024;  // route and group keep per-expert state on chip
-constexpr int kMaxGroups = 64;
+constexpr int kMaxExperts = kRouteMaxExperts;
+constexpr int kMaxGroups = kRouteMaxGroups;
 
 unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 

@@ -84,8 +84,14 @@ Status CpuBackend::grouped_matmul(const GroupedProduct& g, Precision precision) 
 }
 
 Status CpuBackend::rope(const Rope& rope, float* x, int64_t ld, int64_t per_token) {
-  for (std::size_t i = 0; i < places_.size(); ++i)
-    for (int64_t r = 0; r < per_token; ++r) rope.apply(x + (static_cast<int64_t>(i) * per_token + r) * ld, places_[i].pos);
+  const auto rotate = [&](int64_t b, int64_t e, int) {
+    for (int64_t row = b; row < e; ++row) rope.apply(x + row * ld, places_[static_cast<std::size_t>(row / per_token)].pos);
+  };
+  const int64_t rows = static_cast<int64_t>(places_.size()) * per_token;
+  // each row costs its own sines and cosines: prefill's many rows are worth the threads
+  constexpr int64_t kRowsPerThread = 64;
+  if (rows >= 2 * kRowsPerThread) pool_->parallel_for(rows, rotate);
+  else rotate(0, rows, 0);
   return {};
 }
 
