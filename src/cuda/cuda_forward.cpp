@@ -1,6 +1,9 @@
-// CudaForward: the DeepSeek-V3 forward pass on one GPU, step for step the CPU
-// Transformer's (transformer.cpp, mla.cpp, moe.cpp). Weights stay in their
+// CudaForward: the DeepSeek-V3 forward pass on one GPU, step for step the
+// model's (model/transformer.cpp, mla.cpp, moe.cpp). Weights stay in their
 // stored dtype; activations are f32; the hidden states come back to the host.
+// It still orchestrates the layers itself: porting it to an ops::Backend, so
+// that the model is written once for every device, needs a GPU to verify it
+// (docs/architecture.md, the CUDA issue).
 #include "cuda/cuda_forward.h"
 
 #include <cuda_runtime_api.h>
