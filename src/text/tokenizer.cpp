@@ -2,6 +2,7 @@
 #include "base/read_file.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "text/byte_level.h"
@@ -12,6 +13,14 @@ namespace dsv3::text {
 using nlohmann::json;
 
 namespace {
+// A token id as the file states it: an integer in [0, 2^31), checked before
+// conversion (a float or a huge number must be an error, not a wrapped id).
+Result<int32_t> stated_id(const json& v, const std::string& where, const std::string& token) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX) ||
+      (!v.is_number_unsigned() && (v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)))
+    return make_error("{}: token \"{}\" has id {}, not an integer in [0, 2^31)", where, token, v.dump());
+  return static_cast<int32_t>(v.get<int64_t>());
+}
 // GPT-2's pre-tokenizer, used by a ByteLevel pre-tokenizer with use_regex.
 constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
@@ -37,8 +46,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::parse(std::string_view text, const
     std::unordered_map<std::string, int32_t> vocab;
     int32_t max_id = -1;
     for (auto it = m.at("vocab").begin(); it != m.at("vocab").end(); ++it) {
-      const int32_t id = it.value().get<int32_t>();
-      if (id < 0) return make_error("{}: token \"{}\" has negative id {}", where, it.key(), id);
+      DSV3_ASSIGN_OR_RETURN(const int32_t id, stated_id(it.value(), where, it.key()));
       vocab.emplace(it.key(), id);
       max_id = std::max(max_id, id);
     }
@@ -104,7 +112,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::parse(std::string_view text, const
 
     // added tokens: matched whole before pre-tokenization, longest first
     for (const auto& a : j.value("added_tokens", json::array())) {
-      Added ad{a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.value("special", false)};
+      const std::string content = a.at("content").get<std::string>();
+      DSV3_ASSIGN_OR_RETURN(const int32_t id, stated_id(a.at("id"), where, content));
+      Added ad{content, id, a.value("special", false)};
       if (ad.content.empty() || ad.id < 0) continue;
       max_id = std::max(max_id, ad.id);
       t->added_index_[ad.content] = static_cast<int32_t>(t->added_.size());
@@ -170,7 +180,8 @@ void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) c
   std::vector<std::pair<std::size_t, std::size_t>> pieces{{0, text.size()}}, next;
   for (const Regex& re : splits_) {
     next.clear();
-    for (auto [pb, pe] : pieces) {
+    for (const auto& range : pieces) {
+      const std::size_t pb = range.first, pe = range.second;  // named: clang 14 cannot capture bindings
       std::string_view piece = text.substr(pb, pe - pb);
       std::size_t at = 0;
       re.for_each_match(piece, [&](std::size_t b, std::size_t e) {

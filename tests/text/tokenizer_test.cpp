@@ -108,6 +108,24 @@ TEST(Tokenizer, BadFilesAreErrors) {
   EXPECT_NE(r3.error().message.find("merge 0"), std::string::npos) << r3.error().message;
 }
 
+// Found by fuzz/fuzz_tokenizer_json: an id that is a float or past int32 was
+// converted with undefined behaviour; it is an error naming the token.
+TEST(Tokenizer, IdsMustBeIntegersInRange) {
+  for (const std::string id : {"5.66667e+21", "1.5", "-3", "2147483648", "1099511627776", "\"7\""}) {
+    const std::string vocab = R"({"model":{"type":"BPE","vocab":{"a":0,"zz":)" + id + R"(},"merges":[]},)"
+                              R"("pre_tokenizer":{"type":"ByteLevel"}})";
+    auto r = text::Tokenizer::parse(vocab, "t.json");
+    ASSERT_FALSE(r.ok()) << id;
+    EXPECT_NE(r.error().message.find("\"zz\""), std::string::npos) << r.error().message;
+  }
+  auto added = text::Tokenizer::parse(
+      R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"},)"
+      R"("added_tokens":[{"id":1e30,"content":"<x>"}]})",
+      "t.json");
+  ASSERT_FALSE(added.ok());
+  EXPECT_NE(added.error().message.find("<x>"), std::string::npos) << added.error().message;
+}
+
 // The streaming detokenizer never emits half a character and its pieces add
 // up to the whole decode.
 TEST(Utf8Stream, PiecesEqualWholeDecode) {

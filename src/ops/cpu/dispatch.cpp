@@ -18,7 +18,7 @@ bool cpu_has(const std::string& isa) {
 }
 
 const KernelTable* table_for(const std::string& isa) {
-#if defined(__x86_64__)
+#if defined(DSV3_X86_KERNELS)
   if (isa == "avx512") return &avx512::kTable;
   if (isa == "avx2") return &avx2::kTable;
 #endif
@@ -53,7 +53,7 @@ bool force_isa(const std::string& name) {
 }
 
 const Bf16Kernels* bf16_kernels() {
-#if defined(__x86_64__)
+#if defined(DSV3_X86_KERNELS)
   static const bool supported = cpu_has("avx512_bf16");
   if (supported && &kernels() == &avx512::kTable) return &avx512_bf16::kBf16;
 #endif

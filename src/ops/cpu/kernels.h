@@ -3,6 +3,12 @@
 // kernels_impl.inc. The table for the running CPU is chosen once; tests and
 // benchmarks can force another (DSV3_ISA=avx512|avx2|generic).
 #pragma once
+
+// The x86 SIMD kernels are compiled with GCC's per-function target pragmas;
+// other compilers (clang for the fuzz build) get the generic kernels only.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DSV3_X86_KERNELS 1
+#endif
 #include <cstdint>
 #include <string>
 #include <vector>

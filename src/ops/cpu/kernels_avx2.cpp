@@ -7,7 +7,7 @@
 #include "ops/cpu/kernels.h"
 #include "tensor/dtype.h"
 
-#if defined(__x86_64__)
+#if defined(DSV3_X86_KERNELS)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #pragma GCC target("avx2,fma,f16c,bmi2")
 

@@ -7,7 +7,7 @@
 #include "ops/cpu/kernels.h"
 #include "tensor/dtype.h"
 
-#if defined(__x86_64__)
+#if defined(DSV3_X86_KERNELS)
 #pragma GCC diagnostic ignored "-Wpsabi"
 // GCC 12 warns inside its own _mm512_undefined_* (PR 105593)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -11,7 +11,7 @@
 #include "ops/cpu/kernels.h"
 #include "tensor/dtype.h"
 
-#if defined(__x86_64__)
+#if defined(DSV3_X86_KERNELS)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")

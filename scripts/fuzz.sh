@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of fuzz/ with clang (-fsanitize=fuzzer,address,
+# undefined) in build-fuzz and runs each for SECONDS (default 60), starting
+# from its committed seeds in fuzz/corpus/<target> (new inputs go to a
+# scratch copy, not the repository). Prints the executions per target; a
+# crash stops with the input saved under build-fuzz/crashes/<target>/.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=($(sed -n 's/^dsv3_fuzz_target(\([a-z_0-9]*\) .*/\1/p' fuzz/CMakeLists.txt))
+fi
+CXX="${CXX:-clang++-14}" cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DDSV3_FUZZ=ON -DDSV3_CUDA=OFF \
+  -DDSV3_BUILD_BENCH=OFF -DDSV3_BUILD_TESTS=OFF >/dev/null
+ninja -C build-fuzz $(printf 'fuzz_%s ' "${targets[@]}")
+status=0
+for t in "${targets[@]}"; do
+  work="build-fuzz/corpus/$t" crashes="build-fuzz/crashes/$t"
+  mkdir -p "$work" "$crashes"
+  cp -n fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+  log="build-fuzz/$t.log"
+  if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-fuzz/fuzz/fuzz_$t" "$work" \
+       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+       -artifact_prefix="$crashes/" >"$log" 2>&1; then
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
+    printf '%-16s %10s executions in %ss, no crash\n' "$t" "$runs" "$seconds"
+  else
+    printf '%-16s FAILED: see %s and %s\n' "$t" "$log" "$crashes" >&2
+    grep -m3 -E "ERROR|SUMMARY" "$log" >&2 || true
+    status=1
+  fi
+done
+exit "$status"
