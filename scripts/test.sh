@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the release build's tests, the server's end-to-end
-# tests (node) against the release binary, then the same C++ tests built with
-# -fsanitize=address,undefined.
+# tests (node) against the release binary, the same C++ tests built with
+# -fsanitize=address,undefined, then a bounded, repeatable run of every
+# libFuzzer target (clang; scripts/fuzz.sh runs them longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -19,3 +20,5 @@ echo "== tests (address + undefined sanitizers)"
 scripts/build.sh build-asan -DDSV3_SANITIZE=ON -DDSV3_BUILD_BENCH=OFF -DDSV3_CUDA=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest -j "$jobs" --output-on-failure)
+echo "== fuzzing (every target of fuzz/, a fixed seed and 300,000 inputs each)"
+scripts/fuzz.sh --ci
