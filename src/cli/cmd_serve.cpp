@@ -17,6 +17,7 @@
 #include "engine/scheduler.h"
 #include "server/auth.h"
 #include "server/http_server.h"
+#include "server/json_depth.h"
 #include "server/metrics.h"
 #include "server/openai_api.h"
 #include "server/rate_limit.h"
@@ -38,6 +39,10 @@ struct ServeOptions {
   int64_t max_sequences = 8, max_queue = 64, ctx = 4096, prefill_chunk = 256;
   std::string model_name;
   uint64_t max_body_bytes = 4 << 20;
+  int max_json_depth = server::kDefaultMaxJsonDepth;
+  uint32_t max_header_bytes = server::HttpOptions{}.max_header_bytes;
+  uint32_t max_header_fields = server::HttpOptions{}.max_header_fields;
+  uint32_t max_trailer_bytes = server::HttpOptions{}.max_trailer_bytes;
   double shutdown_timeout = 10;
   int http_threads = 2;
 };
@@ -90,9 +95,12 @@ int serve(const ServeOptions& o) {
   server::net::io_context ioc;
   // declared after ioc so it is destroyed first: the sinks it still holds own sessions whose sockets need ioc
   auto scheduler = std::make_unique<Scheduler>(*loaded->transformer, &tok, so);
-  server::Routes routes({*scheduler, info, *keys, limiter, metrics, o.max_body_bytes});
+  server::Routes routes({*scheduler, info, *keys, limiter, metrics, o.max_body_bytes, o.max_json_depth});
   server::HttpOptions ho;
   ho.max_body_bytes = o.max_body_bytes;
+  ho.max_header_bytes = o.max_header_bytes;
+  ho.max_header_fields = o.max_header_fields;
+  ho.max_trailer_bytes = o.max_trailer_bytes;
   server::HttpServer http(ioc, routes, ho);
   auto port = http.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(2, port.error());
@@ -165,6 +173,20 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-name", o->model_name, "the model id clients use (default: the model directory's name)");
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")
       ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--max-json-depth", o->max_json_depth,
+                  "deepest nesting of arrays and objects in a request body or WebSocket message (400 beyond)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  cmd->add_option("--max-header-bytes", o->max_header_bytes, "largest request line and header fields together (431 beyond)")
+      ->check(CLI::Range(uint32_t{1024}, uint32_t{1} << 24))
+      ->capture_default_str();
+  cmd->add_option("--max-header-fields", o->max_header_fields, "most header fields in a request (431 beyond)")
+      ->check(CLI::Range(uint32_t{8}, uint32_t{100000}))
+      ->capture_default_str();
+  cmd->add_option("--max-trailer-bytes", o->max_trailer_bytes,
+                  "largest trailer section (or chunk-size line) of a chunked request body (431 beyond)")
+      ->check(CLI::Range(uint32_t{256}, uint32_t{1} << 24))
       ->capture_default_str();
   cmd->add_option("--shutdown-timeout", o->shutdown_timeout, "seconds running requests get to finish on SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))

@@ -74,7 +74,10 @@ SubmitResult Scheduler::submit(Job job, JobSink sink) {
   p->submitted = Clock::now();
   std::lock_guard lk(mu_);
   if (stopping_) return {Code::kShuttingDown, 0, "the server is shutting down"};
-  if (static_cast<int64_t>(queue_.size()) >= options_.max_queue)
+  // max_queue counts waiting beyond the free slots: jobs queued for a free slot are about to run,
+  // so with max_queue 0 an idle scheduler still takes work
+  const int64_t free_slots = std::max<int64_t>(0, options_.max_sequences - stats_.active);
+  if (static_cast<int64_t>(queue_.size()) >= options_.max_queue + free_slots)
     return {Code::kQueueFull, 0, fmt::format("the queue is full ({} waiting)", queue_.size())};
   p->id = next_id_++;
   const uint64_t id = p->id;

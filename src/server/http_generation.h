@@ -9,6 +9,6 @@ namespace dsv3::server {
 
 // Parses the exchange's body as a request to `endpoint` and answers it; a
 // client that goes away cancels its job.
-void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint);
+void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint, int max_json_depth);
 
 }  // namespace dsv3::server

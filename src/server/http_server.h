@@ -45,7 +45,9 @@ class HttpHandler {
 
 struct HttpOptions {
   uint64_t max_body_bytes = 1 << 20;
-  uint32_t max_header_bytes = 16 * 1024;
+  uint32_t max_header_bytes = 16 * 1024;   // start line and fields together (431 beyond)
+  uint32_t max_header_fields = 100;        // 431 beyond
+  uint32_t max_trailer_bytes = 16 * 1024;  // chunk-size lines and trailers of a chunked body (431 beyond)
   std::chrono::seconds read_timeout{30};  // to read one request, and for idle keep-alive connections
 };
 
@@ -75,7 +77,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void read_request();
-  void on_header(beast::error_code ec);
+  void read_header_part();
+  void on_header_part(beast::error_code ec, std::size_t n);
+  void on_header();
+  void read_body();
   void on_read(beast::error_code ec);
   bool read_failed(beast::error_code ec);  // answers or closes on an error
   void reject(http::status status, const char* reason);  // answers through the handler, then closes
@@ -95,6 +100,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  uint64_t header_bytes_ = 0;  // of the request being read
 
   // exchange state (strand only)
   bool keep_alive_ = true, in_exchange_ = false, streaming_ = false, ending_ = false;

@@ -137,13 +137,12 @@ std::variant<std::vector<int32_t>, ApiError> completion_prompt(const json& body,
   if (prompt->is_string()) return from_text(prompt->get<std::string>());
   if (!prompt->is_array()) return wrong_type("prompt", "a string or an array of token ids", *prompt);
   if (prompt->empty()) return invalid("prompt", "'prompt' must not be empty");
-  if (prompt->size() == 1 && ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
-    // a batch of one: ["text"] or [[ids]]
-    if ((*prompt)[0].is_string()) return from_text((*prompt)[0].get<std::string>());
-    json inner = body;
-    inner["prompt"] = (*prompt)[0];
-    return completion_prompt(inner, model);
+  // a batch of one: ["text"] or [[ids]]; unwrapped in place, a level per turn, not by copy and recursion
+  while (prompt->size() == 1 && (*prompt)[0].is_array()) {
+    prompt = &(*prompt)[0];
+    if (prompt->empty()) return invalid("prompt", "'prompt' must not be empty");
   }
+  if (prompt->size() == 1 && (*prompt)[0].is_string()) return from_text((*prompt)[0].get<std::string>());
   std::vector<int32_t> ids;
   for (std::size_t i = 0; i < prompt->size(); ++i) {
     const json& v = (*prompt)[i];
@@ -203,7 +202,8 @@ std::optional<ApiError> read_logit_bias(const json& body, int64_t vocab, std::ve
 
 }  // namespace
 
-ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model) {
+ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model, int max_json_depth) {
+  if (auto e = json_too_deep(body, max_json_depth)) return *e;
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) return invalid("", "the request body is not valid JSON", "invalid_json");
   return parse_request_json(endpoint, j, model);

@@ -14,6 +14,7 @@
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "server/api_error.h"
+#include "server/json_depth.h"
 
 namespace dsv3::server {
 
@@ -42,7 +43,8 @@ struct ParsedRequest {
 };
 
 using ParseResult = std::variant<ParsedRequest, ApiError>;
-ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model);
+// max_json_depth: deeper bodies are refused before they are parsed (json_depth.h).
+ParseResult parse_request(Endpoint endpoint, std::string_view body, const ModelInfo& model, int max_json_depth = kDefaultMaxJsonDepth);
 ParseResult parse_request_json(Endpoint endpoint, const nlohmann::json& body, const ModelInfo& model);
 
 }  // namespace dsv3::server

@@ -4,6 +4,7 @@
 
 #include "engine/scheduler.h"
 #include "server/auth.h"
+#include "server/json_depth.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/rate_limit.h"
@@ -17,6 +18,7 @@ struct ServerContext {
   RateLimiter& limiter;
   Metrics& metrics;
   uint64_t max_body_bytes = 1 << 20;  // also the largest WebSocket message
+  int max_json_depth = kDefaultMaxJsonDepth;  // deeper request bodies and messages get 400
 };
 
 }  // namespace dsv3::server

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "server/generation.h"
+#include "server/json_depth.h"
 #include "server/json_dump.h"
 #include "server/openai_response.h"
 #include "server/websocket.h"
@@ -19,8 +20,9 @@ namespace {
 // One connection's conversation with the engine: one request at a time.
 class WsConversation final : public AnswerChannel, public std::enable_shared_from_this<WsConversation> {
  public:
-  WsConversation(Scheduler& scheduler, const ModelInfo& model, RequestAccount account, std::weak_ptr<WsSession> ws)
-      : scheduler_(scheduler), model_(model), account_(std::move(account)), ws_(std::move(ws)) {}
+  WsConversation(Scheduler& scheduler, const ModelInfo& model, int max_json_depth, RequestAccount account,
+                 std::weak_ptr<WsSession> ws)
+      : scheduler_(scheduler), model_(model), max_json_depth_(max_json_depth), account_(std::move(account)), ws_(std::move(ws)) {}
 
   void on_message(const std::string& text);
   void on_close() { cancel_running(); }
@@ -57,6 +59,7 @@ class WsConversation final : public AnswerChannel, public std::enable_shared_fro
 
   Scheduler& scheduler_;
   const ModelInfo& model_;
+  int max_json_depth_;
   RequestAccount account_;  // the route and client; each request is timed from its message
   std::weak_ptr<WsSession> ws_;
   std::mutex mu_;
@@ -100,6 +103,7 @@ std::shared_ptr<AnswerWriter> WsConversation::open(const ParsedRequest& p) {
 
 void WsConversation::on_message(const std::string& text) {
   RequestAccount account = account_.restarted();
+  if (auto e = json_too_deep(text, max_json_depth_)) return send_error(*e);
   json msg = json::parse(text, nullptr, false);
   if (msg.is_discarded()) return send_error(invalid("", "the message is not valid JSON", "invalid_json"));
   if (msg.is_object() && msg.contains("type") && msg["type"] == "cancel") return cancel_running();
@@ -119,7 +123,7 @@ void WsConversation::on_message(const std::string& text) {
 void serve_websocket_chat(Exchange& x, const ServerContext& c) {
   x.account.answered(101);
   auto ws = std::make_shared<WsSession>(x.session->take_stream(), c.max_body_bytes);
-  auto conv = std::make_shared<WsConversation>(c.scheduler, c.model, x.account, ws);
+  auto conv = std::make_shared<WsConversation>(c.scheduler, c.model, c.max_json_depth, x.account, ws);
   c.metrics.connection(+1);
   ws->accept(std::move(x.req), {[conv](std::string m) { conv->on_message(m); },
                                 [conv, &m = c.metrics] {

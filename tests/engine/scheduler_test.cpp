@@ -382,6 +382,20 @@ TEST(Scheduler, CancelAndDisconnectFreeTheSlot) {
   EXPECT_EQ(gone.logprobs.size(), 1u);
 }
 
+// max_queue 0 means no waiting beyond the free sequences, not "refuse everything"
+// (issue 13); the refusal once both are busy is tested end to end (hardening.test.mjs)
+TEST(Scheduler, QueueOfZeroTakesJobsWhileASlotIsFree) {
+  using Code = SubmitResult::Code;
+  Collector c;
+  Scheduler s(tiny(), &tok(), SchedulerOptions{.max_sequences = 2, .max_queue = 0, .context = 64});
+  ASSERT_EQ(s.submit(greedy_job({1, 2, 3}, 2), c.sink(0)).code, Code::kOk) << "an idle scheduler";
+  ASSERT_EQ(s.submit(greedy_job({4, 5}, 3), c.sink(1)).code, Code::kOk) << "a second slot is free";
+  EXPECT_EQ(c.wait(0).usage.completion_tokens, 2);
+  EXPECT_EQ(c.wait(1).usage.completion_tokens, 3);
+  EXPECT_EQ(s.submit(greedy_job({1, 2, 3}, 1), c.sink(2)).code, Code::kOk) << "free again";
+  EXPECT_EQ(c.wait(2).usage.completion_tokens, 1);
+}
+
 TEST(Scheduler, RefusesWhenTheQueueIsFullAndChecksJobs) {
   using Code = SubmitResult::Code;
   Collector c;
