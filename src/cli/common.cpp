@@ -80,7 +80,7 @@ SamplingParams SamplingOptions::params(const std::string& model_dir) const {
   p.temperature = 0.6f;
   p.top_p = 0.95f;
   // the model's recommended defaults, when it ships them
-  if (auto text = read_file((std::filesystem::path(model_dir) / "generation_config.json").string())) {
+  if (auto text = read_regular_file((std::filesystem::path(model_dir) / "generation_config.json").string())) {
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_object()) {
       if (j.contains("temperature") && j["temperature"].is_number()) p.temperature = j["temperature"].get<float>();

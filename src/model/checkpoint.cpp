@@ -32,7 +32,7 @@ Result<Checkpoint> Checkpoint::open(const std::string& dir,
   std::map<std::string, std::string> expected;  // tensor -> shard, from the index
   std::vector<std::string> shard_names;
   if (fs::exists(index_path, ec)) {
-    DSV3_ASSIGN_OR_RETURN(std::string text, read_file(index_path.string()));
+    DSV3_ASSIGN_OR_RETURN(std::string text, read_regular_file(index_path.string()));
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error("{}: not valid JSON", index_path.string());
     auto wm = j.find("weight_map");

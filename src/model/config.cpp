@@ -2,6 +2,7 @@
 #include "base/read_file.h"
 
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace dsv3 {
@@ -22,6 +23,9 @@ class Reader {
       return;
     }
     if (!it->is_number_integer()) return fail("{}: key \"{}\" must be an integer", where_, key);
+    // past int64 it would wrap to a negative value and be misreported
+    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})
+      return fail("{}: key \"{}\" ({}) is out of range", where_, key, it->dump());
     out = it->get<int64_t>();
   }
   void number(const char* key, double& out, bool required = true) {
@@ -206,14 +210,25 @@ Result<ModelConfig> parse_config(const std::string& text, const std::string& whe
   if (c.num_nextn_predict_layers < 0) r.fail("{}: key \"num_nextn_predict_layers\" must not be negative", where);
   if (!(c.rms_norm_eps > 0.0)) r.fail("{}: key \"rms_norm_eps\" must be positive", where);
   if (!(c.rope_theta > 0.0)) r.fail("{}: key \"rope_theta\" must be positive", where);
+  // ids are int32 everywhere past the loader
+  if (c.vocab_size > INT32_MAX) r.fail("{}: key \"vocab_size\" ({}) exceeds {}", where, c.vocab_size, INT32_MAX);
+  // absent: no known limit (0); present: a context of no positions is no model
+  if (j.contains("max_position_embeddings") && !j["max_position_embeddings"].is_null())
+    positive("max_position_embeddings", c.max_position_embeddings);
+  if (!(c.routed_scaling_factor > 0.0) || !std::isfinite(c.routed_scaling_factor))
+    r.fail("{}: key \"routed_scaling_factor\" must be positive and finite (got {})", where, c.routed_scaling_factor);
+  // absent or null: no BOS (-1); a given id must be a token
+  if (j.contains("bos_token_id") && !j["bos_token_id"].is_null() && (c.bos_token_id < 0 || c.bos_token_id >= c.vocab_size))
+    r.fail("{}: key \"bos_token_id\" ({}) is outside the vocabulary [0, {})", where, c.bos_token_id, c.vocab_size);
   for (int64_t e : c.eos_token_ids)
-    if (e < 0 || e >= c.vocab_size) r.fail("{}: key \"eos_token_id\" ({}) is outside the vocabulary", where, e);
+    if (e < 0 || e >= c.vocab_size)
+      r.fail("{}: key \"eos_token_id\" ({}) is outside the vocabulary [0, {})", where, e, c.vocab_size);
   if (r.error()) return *r.error();
   return c;
 }
 
 Result<ModelConfig> load_config(const std::string& path) {
-  DSV3_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  DSV3_ASSIGN_OR_RETURN(std::string text, read_regular_file(path));
   return parse_config(text, path);
 }
 

@@ -24,7 +24,7 @@ ChatTemplate::~ChatTemplate() = default;
 
 Result<ChatTemplate> ChatTemplate::load(const std::string& model_dir) {
   const auto path = std::filesystem::path(model_dir) / "tokenizer_config.json";
-  auto text = read_file(path.string());
+  auto text = read_regular_file(path.string());
   if (!text) return make_error("{} (the chat template lives there)", text.error().message);
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return make_error("{}: not valid JSON", path.string());

@@ -13,23 +13,26 @@ namespace dsv3::text {
 using nlohmann::json;
 
 namespace {
-// A token id as the file states it: an integer in [0, 2^31), checked before
-// conversion (a float or a huge number must be an error, not a wrapped id).
-Result<int32_t> stated_id(const json& v, const std::string& where, const std::string& token) {
-  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX) ||
-      (!v.is_number_unsigned() && (v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)))
-    return make_error("{}: token \"{}\" has id {}, not an integer in [0, 2^31)", where, token, v.dump());
-  return static_cast<int32_t>(v.get<int64_t>());
-}
 // GPT-2's pre-tokenizer, used by a ByteLevel pre-tokenizer with use_regex.
 constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 constexpr std::size_t kCacheLimit = 1 << 18;
 constexpr std::size_t kCacheMaxPiece = 256;
+// Ids index dense per-id tables: one past this would allocate gigabytes for a
+// single bad entry (the largest real vocabularies hold about a million).
+constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
+Result<int32_t> parse_token_id(const json& v, const std::string& token, const std::string& where) {
+  if (!v.is_number_integer()) return make_error("{}: token \"{}\" has id {}, not an integer", where, token, v.dump());
+  const int64_t id = v.get<int64_t>();
+  if (id < 0 || id > kMaxTokenId)
+    return make_error("{}: token \"{}\" has id {}, outside [0, {}]", where, token, id, kMaxTokenId);
+  return static_cast<int32_t>(id);
+}
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string& path) {
-  DSV3_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  DSV3_ASSIGN_OR_RETURN(std::string text, read_regular_file(path));
   return parse(text, path);
 }
 
@@ -45,11 +48,16 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::parse(std::string_view text, const
     if (m.value("byte_fallback", false)) return make_error("{}: BPE byte_fallback is not supported", where);
     std::unordered_map<std::string, int32_t> vocab;
     int32_t max_id = -1;
-    for (auto it = m.at("vocab").begin(); it != m.at("vocab").end(); ++it) {
-      DSV3_ASSIGN_OR_RETURN(const int32_t id, stated_id(it.value(), where, it.key()));
+    const json& jv = m.at("vocab");
+    if (!jv.is_object()) return make_error("{}: model.vocab must be an object of token: id", where);
+    for (auto it = jv.begin(); it != jv.end(); ++it) {
+      DSV3_ASSIGN_OR_RETURN(const int32_t id, parse_token_id(it.value(), it.key(), where));
       vocab.emplace(it.key(), id);
       max_id = std::max(max_id, id);
     }
+    // no tokens: nothing could be encoded or decoded, and a model's logits
+    // would index past the tables
+    if (vocab.empty()) return make_error("{}: model.vocab is empty", where);
     std::vector<std::pair<std::string, std::string>> merges;
     for (const auto& mg : m.at("merges")) {
       if (mg.is_string()) {
@@ -113,9 +121,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::parse(std::string_view text, const
     // added tokens: matched whole before pre-tokenization, longest first
     for (const auto& a : j.value("added_tokens", json::array())) {
       const std::string content = a.at("content").get<std::string>();
-      DSV3_ASSIGN_OR_RETURN(const int32_t id, stated_id(a.at("id"), where, content));
+      if (content.empty()) continue;
+      DSV3_ASSIGN_OR_RETURN(const int32_t id, parse_token_id(a.at("id"), content, where));
       Added ad{content, id, a.value("special", false)};
-      if (ad.content.empty() || ad.id < 0) continue;
       max_id = std::max(max_id, ad.id);
       t->added_index_[ad.content] = static_cast<int32_t>(t->added_.size());
       t->first_byte_[static_cast<uint8_t>(ad.content[0])] = true;

@@ -3,11 +3,13 @@
 // reader has opened the pipe or the test deadline passes.
 #pragma once
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -37,6 +39,23 @@ inline bool write_fifo_when_read(const std::string& path, const std::string& byt
   }
   ::close(fd);
   return done == bytes.size();
+}
+
+// Calls `f`, which opens the FIFO at `path` and must refuse it, on another
+// thread. Still blocked after the test deadline is a failure; a writer then
+// opens and closes the pipe until the blocked open returns (its read sees end
+// of file), so that the test always ends.
+template <class F>
+auto call_beside_fifo(const std::string& path, F&& f) {
+  auto pending = std::async(std::launch::async, std::forward<F>(f));
+  if (pending.wait_for(test_deadline()) != std::future_status::ready) {
+    ADD_FAILURE() << "blocked opening the FIFO " << path;
+    while (pending.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // ENXIO unless a reader waits
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  return pending.get();
 }
 
 }  // namespace dsv3::test

@@ -8,7 +8,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <future>
 
 #include "base/fifo_writer.h"
 #include "support/temp_dir.h"
@@ -98,13 +97,7 @@ TEST(MappedFile, FifoIsRefusedWithoutAWriter) {
   TempDir d;
   const std::string path = d.file("pipe");
   ASSERT_TRUE(make_fifo(path));
-  auto pending = std::async(std::launch::async, [&] { return MappedFile::open(path); });
-  if (pending.wait_for(test_deadline()) != std::future_status::ready) {
-    ADD_FAILURE() << "MappedFile::open blocked on a FIFO";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // unblock it so that the test can end
-    if (fd >= 0) ::close(fd);
-  }
-  auto f = pending.get();
+  auto f = call_beside_fifo(path, [&] { return MappedFile::open(path); });
   ASSERT_FALSE(f.ok());
   EXPECT_TRUE(mentions(f.error().message, "not a regular file")) << f.error().message;
 }

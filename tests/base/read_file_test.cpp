@@ -86,5 +86,47 @@ TEST(ReadFile, ProcFilesAreReadByContentNotBySize) {
   EXPECT_TRUE(mentions(*r, "Name:")) << *r;
 }
 
+// read_regular_file: the model-directory reader. It reads what read_file
+// reads from regular files, and refuses a pipe, a device or a directory at
+// once, naming the path: a FIFO planted where config.json should be must not
+// hang the loader waiting for a writer.
+TEST(ReadRegularFile, RegularFilesAsReadFileReadsThem) {
+  TempDir d;
+  std::string bytes(std::size_t{200000}, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7 + (i >> 9));
+  write_file(d.file("f"), bytes);
+  write_file(d.file("empty"), "");
+  auto r = dsv3::read_regular_file(d.file("f"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(*r == bytes);
+  auto e = dsv3::read_regular_file(d.file("empty"));
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(*e, "");
+  auto proc = dsv3::read_regular_file("/proc/self/status");  // size 0 by stat, bytes by read
+  ASSERT_TRUE(proc.ok()) << proc.error().message;
+  EXPECT_TRUE(mentions(*proc, "Name:"));
+  auto missing = dsv3::read_regular_file(d.file("missing.json"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(mentions(missing.error().message, d.file("missing.json"))) << missing.error().message;
+}
+
+TEST(ReadRegularFile, FifoIsRefusedWithoutAWriter) {
+  TempDir d;
+  const std::string path = d.file("config.json");
+  ASSERT_TRUE(make_fifo(path));
+  auto r = call_beside_fifo(path, [&] { return dsv3::read_regular_file(path); });
+  ASSERT_FALSE(r.ok()) << "read " << r->size() << " bytes from a FIFO";
+  EXPECT_TRUE(mentions(r.error().message, path + ": not a regular file")) << r.error().message;
+}
+
+TEST(ReadRegularFile, DirectoryAndDeviceAreRefused) {
+  TempDir d;
+  for (const std::string& path : {d.path().string(), std::string("/dev/null")}) {
+    auto r = dsv3::read_regular_file(path);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_TRUE(mentions(r.error().message, path + ": not a regular file")) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace dsv3::test

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/fifo_writer.h"
 #include "engine/completion.h"
 #include "model/model.h"
 #include "support/cli_runner.h"
@@ -209,18 +210,24 @@ TEST(TextCli, SystemPromptReachesTheTemplate) {
 }
 
 // A model directory like the tiny model's with one file written (replaced
-// or added): the others are links to the originals.
+// or added), or made a FIFO: the others are links to the originals.
 class ModelDir {
  public:
-  ModelDir(const std::string& file, const std::string& text) {
+  enum Kind { kFile, kFifo };
+  ModelDir(const std::string& file, const std::string& text, Kind kind = kFile) {
     for (const auto& e : std::filesystem::directory_iterator(model_dir("tiny"))) {
       const std::string name = e.path().filename().string();
       if (name != file) std::filesystem::create_symlink(e.path(), dir_.path() / name);
     }
-    write_file(dir_.file(file), text);
+    if (kind == kFifo) {
+      EXPECT_TRUE(make_fifo(dir_.file(file)));
+    } else {
+      write_file(dir_.file(file), text);
+    }
   }
   std::string flag() const { return " --model " + dir_.path().string(); }
   std::string path() const { return dir_.path().string(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
 
  private:
   TempDir dir_;
@@ -277,6 +284,53 @@ TEST(TextCli, EosTokenListsStopGeneration) {
     EXPECT_NE(r.err.find("generation: " + std::to_string(stop_at + 1) + " tokens"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("| stop]"), std::string::npos) << r.err;
   }
+}
+
+// Any file of a model directory that is a FIFO (a planted one, say) makes
+// a model command fail at once, naming it, instead of hanging in open().
+TEST(TextCli, FifoInTheModelDirectoryIsRefusedNotWaitedOn) {
+  for (const std::string file : {"config.json", "model.safetensors.index.json", "model-00002-of-00003.safetensors",
+                                 "generation_config.json", "tokenizer.json", "tokenizer_config.json"}) {
+    SCOPED_TRACE(file);
+    const ModelDir m(file, "", ModelDir::kFifo);
+    const CliRun r = call_beside_fifo(m.file(file), [&] { return run("run --prompt hi --max-tokens 1" + m.flag() + threads()); });
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(m.file(file) + ": not a regular file"), std::string::npos) << r.err;
+  }
+  // commands that read one file: inspect (config.json), tokenize (tokenizer.json)
+  const ModelDir config("config.json", "", ModelDir::kFifo);
+  const CliRun inspect = call_beside_fifo(config.file("config.json"), [&] { return run("inspect" + config.flag()); });
+  EXPECT_EQ(inspect.code, 2) << inspect.err;
+  EXPECT_NE(inspect.err.find("config.json: not a regular file"), std::string::npos) << inspect.err;
+  const ModelDir tok("tokenizer.json", "", ModelDir::kFifo);
+  const CliRun tokenize = call_beside_fifo(tok.file("tokenizer.json"), [&] { return run("tokenize --text hi" + tok.flag()); });
+  EXPECT_EQ(tokenize.code, 2) << tokenize.err;
+  EXPECT_NE(tokenize.err.find("tokenizer.json: not a regular file"), std::string::npos) << tokenize.err;
+}
+
+// generation_config.json's token ids must be tokens of the model: one outside
+// the vocabulary (or not an integer) is refused, naming key and value, not
+// silently dropped.
+TEST(TextCli, GenerationConfigIdsOutsideTheVocabularyAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"eos_token_id": [1, 129280]})", "\"eos_token_id\" (129280)"},
+      {R"({"eos_token_id": -2})", "\"eos_token_id\" (-2)"},
+      {R"({"eos_token_id": [1, "2"]})", "\"eos_token_id\""},
+      {R"({"bos_token_id": -5})", "\"bos_token_id\" (-5)"},
+  };
+  for (const auto& [cfg, shown] : cases) {
+    SCOPED_TRACE(cfg);
+    const ModelDir m("generation_config.json", cfg);
+    auto model = Model::load(m.path());
+    ASSERT_FALSE(model.ok());
+    EXPECT_NE(model.error().message.find("generation_config.json"), std::string::npos) << model.error().message;
+    EXPECT_NE(model.error().message.find(shown), std::string::npos) << model.error().message;
+  }
+  const ModelDir m("generation_config.json", R"({"eos_token_id": 999999})");
+  const CliRun r = run("run --prompt hi --max-tokens 1" + m.flag() + threads());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("999999"), std::string::npos) << r.err;
 }
 
 TEST(TextCli, BadInputExitsTwo) {

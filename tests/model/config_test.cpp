@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "base/fifo_writer.h"
 
 #include "support/golden.h"
 #include "support/temp_dir.h"
@@ -108,6 +112,60 @@ TEST(Config, NotJson) {
   auto missing = load_config("/nonexistent/config.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(mentions(missing.error(), "/nonexistent/config.json"));
+}
+
+// Values that parse but describe no model: each refused, naming the key and
+// the value (they once loaded and failed later, or silently misbehaved).
+TEST(Config, OutOfRangeValuesNameTheKeyAndValue) {
+  const std::vector<std::tuple<const char*, nlohmann::json, std::string>> cases = {
+      {"bos_token_id", -5, "-5"},
+      {"bos_token_id", 129280, "129280"},  // vocab_size is 129280
+      {"eos_token_id", -1, "-1"},
+      {"eos_token_id", nlohmann::json::array({1, 129281}), "129281"},
+      {"max_position_embeddings", 0, "0"},
+      {"max_position_embeddings", -4096, "-4096"},
+      {"max_position_embeddings", nlohmann::json::parse("18446744073709551615"), "18446744073709551615"},
+      {"vocab_size", int64_t{1} << 32, "4294967296"},
+      {"routed_scaling_factor", 0.0, "0"},
+      {"routed_scaling_factor", -2.5, "-2.5"},
+      {"kv_lora_rank", 0, "0"},
+      {"num_attention_heads", -1, "-1"},
+      {"qk_rope_head_dim", 7, "7"},
+      {"n_group", 3, "3"},
+      {"topk_group", 5, "5"},
+      {"num_experts_per_tok", 17, "17"},
+  };
+  for (const auto& [key, value, shown] : cases) {
+    auto j = tiny_config();
+    j[key] = value;
+    const Error e = parse_error(j);
+    EXPECT_TRUE(mentions(e, std::string("\"") + key + "\"")) << key << "=" << value.dump() << ": " << e.message;
+    EXPECT_TRUE(mentions(e, shown)) << key << "=" << value.dump() << ": " << e.message;
+  }
+}
+
+// Absent or null: no BOS, and no known position limit; both load.
+TEST(Config, AbsentBosAndPositionLimitStillLoad) {
+  auto j = tiny_config();
+  j["bos_token_id"] = nullptr;
+  j.erase("max_position_embeddings");
+  auto c = parse_config(j.dump(), "config.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->bos_token_id, -1);
+  EXPECT_EQ(c->max_position_embeddings, 0);
+  j = tiny_config();
+  j.erase("bos_token_id");
+  EXPECT_TRUE(parse_config(j.dump(), "config.json").ok());
+}
+
+// A FIFO where config.json should be is refused at once, not waited on.
+TEST(Config, FifoIsRefusedWithoutBlocking) {
+  TempDir d;
+  const std::string path = d.file("config.json");
+  ASSERT_TRUE(make_fifo(path));
+  auto r = call_beside_fifo(path, [&] { return load_config(path); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(mentions(r.error(), path + ": not a regular file")) << r.error().message;
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 
 #include <chrono>
 
+#include "base/fifo_writer.h"
+
 #include "support/golden.h"
+#include "support/temp_dir.h"
 #include "text/utf8.h"
 
 namespace dsv3::test {
@@ -124,6 +127,53 @@ TEST(Tokenizer, IdsMustBeIntegersInRange) {
       "t.json");
   ASSERT_FALSE(added.ok());
   EXPECT_NE(added.error().message.find("<x>"), std::string::npos) << added.error().message;
+}
+
+// A vocabulary with no tokens can encode nothing: refused at load, not left
+// to fail (or index past the tables) at the first request.
+TEST(Tokenizer, EmptyVocabularyIsRefused) {
+  for (const char* vocab : {R"({})", R"([])"}) {
+    const std::string json = std::string(R"({"model":{"type":"BPE","vocab":)") + vocab +
+                             R"(,"merges":[]},"pre_tokenizer":{"type":"ByteLevel"},)" +
+                             R"("added_tokens":[{"id":0,"content":"<s>","special":true}]})";
+    auto r = text::Tokenizer::parse(json, "t.json");
+    ASSERT_FALSE(r.ok()) << vocab;
+    EXPECT_NE(r.error().message.find("t.json"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("model.vocab"), std::string::npos) << r.error().message;
+  }
+}
+
+// Ids that are no ids, or so large that the per-id tables would take
+// gigabytes, are refused naming the token and the id.
+TEST(Tokenizer, BadTokenIdsAreRefused) {
+  using nlohmann::json;
+  auto tokenizer = [](json vocab, json added) {
+    return json{{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}},
+                {"pre_tokenizer", {{"type", "ByteLevel"}}},
+                {"added_tokens", added}};
+  };
+  const json none = json::array();
+  const std::vector<std::pair<json, std::string>> cases = {
+      {tokenizer({{"a", -3}}, none), "-3"},
+      {tokenizer({{"a", 2147483647}}, none), "2147483647"},
+      {tokenizer({{"a", 1.5}}, none), "1.5"},
+      {tokenizer({{"a", 0}}, json::array({{{"id", 4000000000u}, {"content", "<x>"}}})), "4000000000"},
+  };
+  for (const auto& [j, shown] : cases) {
+    auto r = text::Tokenizer::parse(j.dump(), "t.json");
+    ASSERT_FALSE(r.ok()) << j.dump();
+    EXPECT_NE(r.error().message.find(shown), std::string::npos) << j.dump() << ": " << r.error().message;
+  }
+}
+
+// A FIFO where tokenizer.json should be is refused at once, not waited on.
+TEST(Tokenizer, FifoIsRefusedWithoutBlocking) {
+  TempDir d;
+  const std::string path = d.file("tokenizer.json");
+  ASSERT_TRUE(make_fifo(path));
+  auto r = call_beside_fifo(path, [&] { return text::Tokenizer::load(path); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find(path + ": not a regular file"), std::string::npos) << r.error().message;
 }
 
 // The streaming detokenizer never emits half a character and its pieces add
