@@ -11,9 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-budget=(-max_total_time="$seconds")
+budget=(-max_total_time="$seconds" -max_len=65536)
 if [ "$seconds" = "--ci" ]; then
-  budget=(-seed=1 -runs=300000)
+  budget=(-seed=1 -runs=300000 -max_len=4096)
   seconds="300000 inputs,"
 fi
 shift || true
@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
   cp -n fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   log="build-fuzz/$t.log"
   if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-fuzz/fuzz/fuzz_$t" "$work" \
-       "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+       "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
        -artifact_prefix="$crashes/" >"$log" 2>&1; then
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
     printf '%-16s %10s executions in %s s, no crash\n' "$t" "$runs" "$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")"
