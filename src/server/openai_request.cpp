@@ -182,14 +182,11 @@ std::optional<ApiError> read_logit_bias(const json& body, int64_t vocab, std::ve
   if (!v->is_object()) return wrong_type("logit_bias", "an object of token id -> bias", *v);
   for (const auto& [key, bias] : v->items()) {
     const std::string p = "logit_bias." + key;
-    int64_t id = -1;
-    std::size_t used = 0;
-    try {
-      id = std::stoll(key, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != key.size()) return invalid("logit_bias", fmt::format("logit_bias key '{}' is not a token id", key));
+    // a token id in plain decimal: no sign, spaces or leading zeros (stoll took " 5" and "+5")
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos &&
+                        (key.size() == 1 || key[0] != '0');
+    if (!digits) return invalid("logit_bias", fmt::format("logit_bias key '{}' is not a token id", key));
+    const int64_t id = std::stoll(key);
     if (id < 0 || id >= vocab)
       return invalid("logit_bias", fmt::format("logit_bias token {} is outside the vocabulary [0, {})", id, vocab));
     if (!bias.is_number()) return wrong_type(p, "a number", bias);

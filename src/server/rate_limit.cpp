@@ -28,7 +28,10 @@ RateLimiter::Client& RateLimiter::client(const std::string& name, double now) {
     }
   }
   const double rpm = limits_.requests_per_minute, tpm = limits_.tokens_per_minute;
-  return clients_.emplace(name, Client{TokenBucket(rpm, rpm / 60.0, now), TokenBucket(tpm, tpm / 60.0, now)}).first->second;
+  // a bucket holds at least one request, so that below 1 per minute (0.5: one
+  // every two minutes) requests still get through, slowly
+  return clients_.emplace(name, Client{TokenBucket(std::max(1.0, rpm), rpm / 60.0, now), TokenBucket(tpm, tpm / 60.0, now)})
+      .first->second;
 }
 
 RateLimiter::Decision RateLimiter::admit(const std::string& name, int64_t prompt_tokens) {

@@ -21,6 +21,21 @@ TEST(RateLimit, RequestsPerMinuteRefillContinuously) {
   EXPECT_FALSE(rl.admit("a", 10).allowed);
 }
 
+// Below one request per minute the bucket still holds one request: 0.5 rpm
+// is one every two minutes, not nobody ever.
+TEST(RateLimit, FewerThanOneRequestPerMinuteStillAdmits) {
+  double now = 0.0;
+  RateLimiter rl({0.5, 0}, [&] { return now; });
+  EXPECT_TRUE(rl.admit("a", 1).allowed);
+  const auto d = rl.admit("a", 1);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NEAR(d.retry_after, 120.0, 1e-9);
+  now += 119.0;
+  EXPECT_FALSE(rl.admit("a", 1).allowed);
+  now += 1.0;
+  EXPECT_TRUE(rl.admit("a", 1).allowed);
+}
+
 TEST(RateLimit, ClientsHaveTheirOwnBuckets) {
   double now = 0.0;
   RateLimiter rl({1, 0}, [&] { return now; });
