@@ -60,12 +60,7 @@ Status CpuBackend::rmsnorm(const float* x, int64_t ldx, std::span<const float> w
 }
 
 Status CpuBackend::matmul(std::span<const MatmulJob> jobs, Precision precision) {
-  if (jobs.size() == 1) {
-    const MatmulJob& j = jobs[0];
-    ops::matmul(j.w, j.x, j.ldx, j.n, j.y, j.ldy, pool_, precision);
-  } else {
-    matmul_batch(jobs, pool_, precision);
-  }
+  matmul_batch(jobs, pool_, precision);  // one job or many: matmul_batch picks matmul's own paths
   return {};
 }
 
