@@ -21,6 +21,7 @@
 #include "cuda/device_weights.h"
 #include "cuda/graph_cache.h"
 #include "cuda/kernels.h"
+#include "cuda/op_timer.h"
 #include "cuda/switches.h"
 #include "model/mla.h"
 #include "ops/routing.h"
@@ -66,7 +67,7 @@ class CudaForward : public ForwardPass {
 
   int64_t cap_ = 0;  // tokens the scratch holds
   DeviceBuffer x_, xn_, y_, out_, qa_, q_, kv_, q_abs_, lat_, heads_, g_, u_;
-  DeviceBuffer rlog_, experts_, rw_, offsets_, row_of_slot_, token_of_row_, xs_, gs_, us_, ys_, ids_, slots_;
+  DeviceBuffer rlog_, experts_, rw_, offsets_, active_, row_of_slot_, token_of_row_, xs_, gs_, us_, ys_, ids_, slots_;
   int sms_ = 0;                 // multiprocessors: sizes the attention split
   bool fast_ = false;           // DSV3_CUDA_FAST
   bool graphs_ = false;         // DSV3_CUDA_GRAPHS
@@ -74,6 +75,7 @@ class CudaForward : public ForwardPass {
   DeviceBuffer attn_scratch_;
   int64_t attn_scratch_floats_ = 0;
   GraphCache graphs_cache_;
+  OpTimer timer_;  // DSV3_CUDA_PROFILE
   int64_t logits_cap_ = 0;
   DeviceBuffer lh_, lo_;
   std::vector<TokenSlot> host_slots_;
@@ -92,7 +94,7 @@ Status CudaForward::init() {
   DSV3_CUDA_TRY(cudaSetDevice(device_));
   DSV3_CUDA_TRY(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device_));
   fast_ = fast_kernels();
-  graphs_ = cuda_graphs();
+  graphs_ = cuda_graphs() && !timer_.on();  // the profile times ops one by one
   DSV3_RETURN_IF_ERROR(stream_.create());
   DSV3_ASSIGN_OR_RETURN(w_, DeviceWeights::upload(model_));
   const std::vector<float>& f = rope_.inv_freq();
@@ -147,6 +149,7 @@ Status CudaForward::ensure(int64_t n) {
   DSV3_RETURN_IF_ERROR(experts_.reserve(f(k)));
   DSV3_RETURN_IF_ERROR(rw_.reserve(f(k)));
   DSV3_RETURN_IF_ERROR(offsets_.reserve(static_cast<std::size_t>(c.n_routed_experts + 1) * 4));
+  DSV3_RETURN_IF_ERROR(active_.reserve(static_cast<std::size_t>(std::max<int64_t>(c.n_routed_experts, 1)) * 4));
   DSV3_RETURN_IF_ERROR(row_of_slot_.reserve(f(k)));
   DSV3_RETURN_IF_ERROR(token_of_row_.reserve(f(k)));
   DSV3_RETURN_IF_ERROR(xs_.reserve(f(k * c.hidden_size)));
@@ -177,8 +180,18 @@ Status CudaForward::swiglu(const DeviceSwiGlu& w, const float* x, int64_t n, flo
   const int64_t width = w.gate.rows;
   float* g = g_.as<float>();
   float* u = u_.as<float>();
-  DSV3_RETURN_IF_ERROR(gemm(w.gate, x, n, g));
-  DSV3_RETURN_IF_ERROR(gemm(w.up, x, n, u));
+  GemmArgs a;  // gate and up in one launch
+  a.w = w.gate;
+  a.w2 = w.up;
+  a.rows = width;
+  a.cols = w.gate.cols;
+  a.x = x;
+  a.ldx = w.gate.cols;
+  a.out = g;
+  a.out2 = u;
+  a.ldo = width;
+  a.n = n;
+  DSV3_CUDA_TRY(launch_gemm(a, stream_.get()));
   DSV3_CUDA_TRY(launch_silu_mul(g, u, n * width, g, stream_.get()));
   return gemm(w.down, g, n, out);
 }
@@ -193,22 +206,46 @@ Status CudaForward::attention(const DeviceLayer& d, int64_t layer, int64_t n) {
   float* q = q_.as<float>();
   if (d.q_lora) {
     float* qa = qa_.as<float>();
+    timer_.mark("attn q_a", s);
     DSV3_RETURN_IF_ERROR(gemm(d.q_a, xn, n, qa));
+    timer_.mark("attn q_a norm", s);
     DSV3_CUDA_TRY(launch_rmsnorm(qa, c.q_lora_rank, d.q_a_norm, n, c.q_lora_rank, eps, qa, c.q_lora_rank, s));
+    timer_.mark("attn q_b", s);
     DSV3_RETURN_IF_ERROR(gemm(d.q_b, qa, n, q));
   } else {
+    timer_.mark("attn q", s);
     DSV3_RETURN_IF_ERROR(gemm(d.q, xn, n, q));
   }
   float* kv = kv_.as<float>();
+  timer_.mark("attn kv_a", s);
   DSV3_RETURN_IF_ERROR(gemm(d.kv_a, xn, n, kv));
   const auto* slots = slots_.as<const TokenSlot>();
   const float* inv_freq = inv_freq_.as<const float>();
-  DSV3_CUDA_TRY(launch_kv_store(kv, n, lora, cw, d.kv_a_norm, eps, inv_freq, rope_.attention_factor(), slots, layer, s));
   float* q_abs = q_abs_.as<float>();
-  DSV3_CUDA_TRY(launch_absorb_q(q, d.kv_b, n, nh, nope, rope, vd, lora, inv_freq, rope_.attention_factor(), slots,
-                                q_abs, s));
+  // the new cache rows, and the queries' rope parts rotated into q_abs
+  const QRope q_rope{q, nh, nope, q_abs};
+  timer_.mark("attn kv store + q rope", s);
+  DSV3_CUDA_TRY(launch_kv_store(kv, n, lora, cw, d.kv_a_norm, eps, inv_freq, rope_.attention_factor(), slots, layer,
+                                q_rope, s));
+  // the absorbed queries' latent parts: q_nope(h) W_uk(h), one product per head
+  GemmArgs ab;
+  ab.w = d.uk_t;
+  ab.rows = lora;
+  ab.cols = nope;
+  ab.w_row_step = lora;
+  ab.x = q;
+  ab.ldx = nh * (nope + rope);
+  ab.x_group_step = nope + rope;
+  ab.out = q_abs;
+  ab.ldo = nh * cw;
+  ab.out_group_step = cw;
+  ab.n = n;
+  ab.groups = static_cast<int>(nh);
+  timer_.mark("attn absorb (W_uk)", s);
+  DSV3_CUDA_TRY(launch_gemm(ab, s));
   float* lat = lat_.as<float>();
   const int splits = fast_ ? attention_splits(n, nh, sms_) : 1;
+  timer_.mark("attn attention", s);
   if (splits > 1) {
     DSV3_CUDA_TRY(launch_mla_attention_split(q_abs, n, nh, cw, lora, static_cast<float>(c.softmax_scale()), slots,
                                              layer, splits, attn_scratch_.as<float>(), attn_scratch_floats_, lat, s));
@@ -231,7 +268,9 @@ Status CudaForward::attention(const DeviceLayer& d, int64_t layer, int64_t n) {
   a.out_group_step = vd;
   a.n = n;
   a.groups = static_cast<int>(nh);
+  timer_.mark("attn W_uv", s);
   DSV3_CUDA_TRY(launch_gemm(a, s));
+  timer_.mark("attn o_proj", s);
   return gemm(d.o, heads_.as<float>(), n, y_.as<float>());
 }
 
@@ -243,6 +282,7 @@ Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
   const float* xn = xn_.as<float>();
   float* y = y_.as<float>();
   float* rlog = rlog_.as<float>();
+  timer_.mark("moe router", s);
   DSV3_RETURN_IF_ERROR(gemm(d.router, xn, n, rlog));
   RouteParams rp;
   rp.experts = ne;
@@ -253,17 +293,26 @@ Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
   rp.routed_scaling_factor = static_cast<float>(c.routed_scaling_factor);
   auto* experts = experts_.as<int32_t>();
   auto* rw = rw_.as<float>();
+  timer_.mark("moe route", s);
   DSV3_CUDA_TRY(launch_route(rlog, d.router_bias, n, rp, experts, rw, s));
   auto* offsets = offsets_.as<int32_t>();
   auto* row_of_slot = row_of_slot_.as<int32_t>();
   auto* token_of_row = token_of_row_.as<int32_t>();
-  DSV3_CUDA_TRY(launch_group_by_expert(experts, n * k, k, ne, offsets, row_of_slot, token_of_row, s));
+  auto* active = active_.as<int32_t>();
+  timer_.mark("moe group", s);
+  DSV3_CUDA_TRY(launch_group_by_expert(experts, n * k, k, ne, offsets, row_of_slot, token_of_row, active, s));
   float* xs = xs_.as<float>();
+  timer_.mark("moe gather", s);
   DSV3_CUDA_TRY(launch_gather_rows(xn, token_of_row, n * k, hidden, xs, s));
   // every expert over its own rows in one launch each (a grouped GEMM)
-  auto grouped = [&](const DMat* tab, int64_t rows, int64_t cols, const float* x, float* out) -> Status {
+  auto grouped = [&](const DMat* tab, int64_t rows, int64_t cols, const float* x, float* out, const DMat* tab2 = nullptr,
+                     float* out2 = nullptr) -> Status {
     GemmArgs a;
     a.wtab = tab;
+    a.wtab2 = tab2;
+    a.out2 = out2;
+    a.w2 = d.expert_like;
+    a.w = d.expert_like;
     a.rows = rows;
     a.cols = cols;
     a.x = x;
@@ -273,22 +322,28 @@ Status CudaForward::moe(const DeviceLayer& d, int64_t n) {
     a.n = n;  // an expert gets at most one row per token
     a.offsets = offsets;
     a.groups = static_cast<int>(ne);
+    a.active = active;  // only the chosen experts: at most n * k of them
+    a.active_slots = static_cast<int>(std::min<int64_t>(ne, n * k));
     DSV3_CUDA_TRY(launch_gemm(a, s));
     return {};
   };
   float* gs = gs_.as<float>();
   float* us = us_.as<float>();
   float* ys = ys_.as<float>();
-  DSV3_RETURN_IF_ERROR(grouped(d.gate_tab, width, hidden, xs, gs));
-  DSV3_RETURN_IF_ERROR(grouped(d.up_tab, width, hidden, xs, us));
+  timer_.mark("moe experts gate + up", s);
+  DSV3_RETURN_IF_ERROR(grouped(d.gate_tab, width, hidden, xs, gs, d.up_tab, us));
+  timer_.mark("moe experts silu", s);
   DSV3_CUDA_TRY(launch_silu_mul(gs, us, n * k * width, gs, s));
+  timer_.mark("moe experts down", s);
   DSV3_RETURN_IF_ERROR(grouped(d.down_tab, hidden, width, gs, ys));
   // shared experts write y, the routed experts add to it
+  timer_.mark("moe shared expert", s);
   if (d.has_shared) {
     DSV3_RETURN_IF_ERROR(swiglu(d.shared, xn, n, y));
   } else {
     DSV3_CUDA_TRY(cudaMemsetAsync(y, 0, static_cast<std::size_t>(n * hidden) * sizeof(float), s));
   }
+  timer_.mark("moe combine", s);
   DSV3_CUDA_TRY(launch_moe_combine(ys, row_of_slot, rw, n, k, hidden, y, s));
   return {};
 }
@@ -333,10 +388,12 @@ Status CudaForward::forward(std::span<const SequenceChunk> batch, float* hidden_
   } else {
     DSV3_RETURN_IF_ERROR(enqueue_layers(n));
   }
+  if (timer_.on()) timer_.finish(fmt::format("forward, {} token(s)", n), st);
   float* out = out_.as<float>();
   DSV3_CUDA_TRY(cudaMemcpyAsync(hidden_out, out, static_cast<std::size_t>(n * hidden) * sizeof(float),
                                 cudaMemcpyDeviceToHost, st));
   DSV3_CUDA_TRY(cudaStreamSynchronize(st));
+  mark_written(batch);
   return {};
 }
 
@@ -358,23 +415,35 @@ Status CudaForward::enqueue_layers(int64_t n, const LayerObserver* observer) {
   float* x = x_.as<float>();
   float* xn = xn_.as<float>();
   float* y = y_.as<float>();
+  timer_.mark("embed", st);
   DSV3_CUDA_TRY(launch_embed(w_->embed, ids_.as<const int32_t>(), n, x, st));
   if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, 0, x, n));
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const DeviceLayer& d = w_->layers[static_cast<std::size_t>(l)];
-    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, d.attn_norm, n, hidden, eps, xn, hidden, st));
-    DSV3_RETURN_IF_ERROR(attention(d, l, n));
-    DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
-    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, d.mlp_norm, n, hidden, eps, xn, hidden, st));
+  const std::size_t layers = w_->layers.size();
+  timer_.mark("norm", st);
+  if (layers == 0) {
+    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out_.as<float>(), hidden, st));
+  } else {
+    DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->layers[0].attn_norm, n, hidden, eps, xn, hidden, st));
+  }
+  // each residual add is fused with the norm that reads its sum: the
+  // block's own second norm, then the next layer's first (or the final norm)
+  for (std::size_t l = 0; l < layers; ++l) {
+    const DeviceLayer& d = w_->layers[l];
+    DSV3_RETURN_IF_ERROR(attention(d, static_cast<int64_t>(l), n));
+    timer_.mark("add + norm", st);
+    DSV3_CUDA_TRY(launch_add_rmsnorm(x, y, d.mlp_norm, n, hidden, eps, xn, st));
     if (d.is_moe) {
       DSV3_RETURN_IF_ERROR(moe(d, n));
     } else {
+      timer_.mark("dense mlp", st);
       DSV3_RETURN_IF_ERROR(swiglu(d.mlp, xn, n, y));
     }
-    DSV3_CUDA_TRY(launch_add(x, y, n * hidden, st));
-    if (observer && l + 1 < c.num_hidden_layers) DSV3_RETURN_IF_ERROR(observe(*observer, l + 1, x, n));
+    const bool last = l + 1 == layers;
+    timer_.mark("add + norm", st);
+    DSV3_CUDA_TRY(launch_add_rmsnorm(x, y, last ? w_->final_norm : w_->layers[l + 1].attn_norm, n, hidden, eps,
+                                     last ? out_.as<float>() : xn, st));
+    if (observer && !last) DSV3_RETURN_IF_ERROR(observe(*observer, static_cast<int64_t>(l) + 1, x, n));
   }
-  DSV3_CUDA_TRY(launch_rmsnorm(x, hidden, w_->final_norm, n, hidden, eps, out_.as<float>(), hidden, st));
   if (observer) DSV3_RETURN_IF_ERROR(observe(*observer, c.num_hidden_layers, out_.as<float>(), n));
   return {};
 }
@@ -390,7 +459,9 @@ Status CudaForward::run_logits(const float* hidden, int64_t n, float* out) {
   cudaStream_t st = stream_.get();
   DSV3_CUDA_TRY(cudaMemcpyAsync(lh_.get(), hidden, static_cast<std::size_t>(n * c.hidden_size) * sizeof(float),
                                 cudaMemcpyHostToDevice, st));
+  timer_.mark("lm_head", st);
   DSV3_RETURN_IF_ERROR(gemm(w_->lm_head, lh_.as<const float>(), n, lo_.as<float>()));
+  if (timer_.on()) timer_.finish(fmt::format("logits, {} row(s)", n), st);
   DSV3_CUDA_TRY(cudaMemcpyAsync(out, lo_.get(), static_cast<std::size_t>(n * c.vocab_size) * sizeof(float),
                                 cudaMemcpyDeviceToHost, st));
   DSV3_CUDA_TRY(cudaStreamSynchronize(st));

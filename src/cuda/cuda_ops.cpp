@@ -28,7 +28,18 @@ Status to_host(T* dst, const DeviceBuffer& b, int64_t count) {
 
 namespace {
 
-Status grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n, bool fast,
+Status launch(const GemmArgs& a, Kernel kernel) {
+  switch (kernel) {
+    case Kernel::kGemvFast: DSV3_CUDA_TRY(launch_gemv_fast(a, nullptr)); break;
+    case Kernel::kTensorCores: DSV3_CUDA_TRY(launch_gemm_mma(a, nullptr)); break;
+    case Kernel::kTensorCores64: DSV3_CUDA_TRY(launch_gemm_mma(a, 64, nullptr)); break;
+    case Kernel::kTensorCores128: DSV3_CUDA_TRY(launch_gemm_mma(a, 128, nullptr)); break;
+    default: DSV3_CUDA_TRY(launch_gemm(a, nullptr)); break;
+  }
+  return {};
+}
+
+Status grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n, Kernel kernel,
                float* out) {
   DSV3_CUDA_TRY(cudaSetDevice(0));
   DeviceBuffer wd, ws, xd, od;
@@ -48,10 +59,7 @@ Status grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, con
   a.out_group_step = rows;
   a.n = n;
   a.groups = groups;
-  if (fast)
-    DSV3_CUDA_TRY(launch_gemv_fast(a, nullptr));
-  else
-    DSV3_CUDA_TRY(launch_gemm(a, nullptr));
+  DSV3_RETURN_IF_ERROR(launch(a, kernel));
   return to_host(out, od, n * groups * rows);
 }
 
@@ -78,16 +86,63 @@ Status upload_attention(const float* q, int64_t nq, const float* kv, int64_t n_k
 
 Status matmul_grouped(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
                       float* out) {
-  return grouped(w, rows, cols, groups, x, n, false, out);
+  return grouped(w, rows, cols, groups, x, n, Kernel::kPicked, out);
 }
 
 Status gemv_fast(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
                  float* out) {
-  return grouped(w, rows, cols, groups, x, n, true, out);
+  return grouped(w, rows, cols, groups, x, n, Kernel::kGemvFast, out);
+}
+
+Status matmul_mma(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                  float* out, Kernel tiles) {
+  if (tiles != Kernel::kTensorCores && tiles != Kernel::kTensorCores64 && tiles != Kernel::kTensorCores128)
+    return make_error("matmul_mma: not a tensor-core kernel");
+  return grouped(w, rows, cols, groups, x, n, tiles, out);
+}
+
+Status matmul_pair(const ops::Matrix& w, const ops::Matrix& w2, const float* x, int64_t n, Kernel kernel, float* out,
+                   float* out2) {
+  if (w.rows != w2.rows || w.cols != w2.cols) return make_error("matmul_pair: the two matrices differ in shape");
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer wd, ws, w2d, w2s, xd, od, o2d;
+  DSV3_ASSIGN_OR_RETURN(DMat dm, upload_matrix(w, wd, ws));
+  DSV3_ASSIGN_OR_RETURN(DMat dm2, upload_matrix(w2, w2d, w2s));
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, n * w.cols));
+  const auto bytes = static_cast<std::size_t>(std::max<int64_t>(n * w.rows, 1)) * sizeof(float);
+  DSV3_RETURN_IF_ERROR(od.reserve(bytes));
+  DSV3_RETURN_IF_ERROR(o2d.reserve(bytes));
+  GemmArgs a;
+  a.w = dm;
+  a.w2 = dm2;
+  a.rows = w.rows;
+  a.cols = w.cols;
+  a.x = xd.as<const float>();
+  a.ldx = w.cols;
+  a.out = od.as<float>();
+  a.out2 = o2d.as<float>();
+  a.ldo = w.rows;
+  a.n = n;
+  DSV3_RETURN_IF_ERROR(launch(a, kernel));
+  DSV3_RETURN_IF_ERROR(to_host(out, od, n * w.rows));
+  return to_host(out2, o2d, n * w.rows);
+}
+
+Status add_rmsnorm(float* x, const float* y, const float* weight, int64_t rows, int64_t cols, float eps, float* out) {
+  DSV3_CUDA_TRY(cudaSetDevice(0));
+  DeviceBuffer xd, yd, wd, od;
+  DSV3_RETURN_IF_ERROR(to_device(xd, x, rows * cols));
+  DSV3_RETURN_IF_ERROR(to_device(yd, y, rows * cols));
+  DSV3_RETURN_IF_ERROR(to_device(wd, weight, cols));
+  DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(rows * cols, 1)) * sizeof(float)));
+  DSV3_CUDA_TRY(launch_add_rmsnorm(xd.as<float>(), yd.as<const float>(), wd.as<const float>(), rows, cols, eps,
+                                   od.as<float>(), nullptr));
+  DSV3_RETURN_IF_ERROR(to_host(x, xd, rows * cols));
+  return to_host(out, od, rows * cols);
 }
 
 Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector<int32_t>& offsets, const float* x,
-                      bool fast, float* out) {
+                      Kernel kernel, bool listed, float* out) {
   if (experts.empty() || offsets.size() != experts.size() + 1) return make_error("matmul_experts: bad offsets");
   DSV3_CUDA_TRY(cudaSetDevice(0));
   const int64_t rows = experts[0].rows, cols = experts[0].cols, total = offsets.back();
@@ -98,13 +153,19 @@ Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector
     DSV3_ASSIGN_OR_RETURN(tab[e], upload_matrix(experts[e], data[e], scale[e]));
     most = std::max<int64_t>(most, offsets[e + 1] - offsets[e]);
   }
-  DeviceBuffer td, od_offsets, xd, od;
+  DeviceBuffer td, od_offsets, xd, od, active_d;
+  std::vector<int32_t> active;
+  for (std::size_t e = 0; e < experts.size(); ++e)
+    if (offsets[e + 1] > offsets[e]) active.push_back(static_cast<int32_t>(e));
+  active.push_back(-1);  // one entry past the list, as the forward pass's launches have
+  DSV3_RETURN_IF_ERROR(to_device(active_d, active.data(), static_cast<int64_t>(active.size())));
   DSV3_RETURN_IF_ERROR(to_device(td, tab.data(), static_cast<int64_t>(tab.size())));
   DSV3_RETURN_IF_ERROR(to_device(od_offsets, offsets.data(), static_cast<int64_t>(offsets.size())));
   DSV3_RETURN_IF_ERROR(to_device(xd, x, total * cols));
   DSV3_RETURN_IF_ERROR(od.reserve(static_cast<std::size_t>(std::max<int64_t>(total * rows, 1)) * sizeof(float)));
   GemmArgs a;
   a.wtab = td.as<const DMat>();
+  a.w = tab[0];  // describes every entry's dtype and scale block
   a.rows = rows;
   a.cols = cols;
   a.x = xd.as<const float>();
@@ -114,10 +175,11 @@ Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector
   a.n = std::max<int64_t>(most, 1);
   a.offsets = od_offsets.as<const int32_t>();
   a.groups = static_cast<int>(experts.size());
-  if (fast)
-    DSV3_CUDA_TRY(launch_gemv_fast(a, nullptr));
-  else
-    DSV3_CUDA_TRY(launch_gemm(a, nullptr));
+  if (listed) {
+    a.active = active_d.as<const int32_t>();
+    a.active_slots = static_cast<int>(active.size());
+  }
+  DSV3_RETURN_IF_ERROR(launch(a, kernel));
   return to_host(out, od, total * rows);
 }
 

@@ -33,11 +33,25 @@ Status route(const ModelConfig& c, const float* logits, const std::vector<float>
 // says; the arguments as for matmul_grouped (cols % 16 == 0, 1 <= n <= 64).
 Status gemv_fast(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
                  float* out);
+// Which kernel a product test runs: the one launch_gemm picks, or one
+// directly (the tensor cores with their tile chosen by size, or 64 or 128 rows).
+enum class Kernel { kPicked, kGemvFast, kTensorCores, kTensorCores64, kTensorCores128 };
+// The tensor-core product (launch_gemm_mma) directly, whatever the switches
+// say; the arguments as for matmul_grouped (W in bf16 or FP8).
+Status matmul_mma(const ops::Matrix& w, int64_t rows, int64_t cols, int groups, const float* x, int64_t n,
+                  float* out, Kernel tiles = Kernel::kTensorCores);
 // MoE-style grouped product: expert e multiplies rows [offsets[e], offsets[e + 1])
-// of x [offsets.back()][cols] into out [offsets.back()][rows]; fast: through
-// launch_gemv_fast (each expert's count <= 64), else launch_gemm.
+// of x [offsets.back()][cols] into out [offsets.back()][rows], through
+// `kernel` (kGemvFast: each expert's count <= 64). listed: the launch covers
+// only the experts with rows, through a device list of them (GemmArgs.active).
 Status matmul_experts(const std::vector<ops::Matrix>& experts, const std::vector<int32_t>& offsets, const float* x,
-                      bool fast, float* out);
+                      Kernel kernel, bool listed, float* out);
+// Two products over the same x in one launch (GemmArgs.w2/out2, SwiGLU's
+// gate and up): out = x W^T, out2 = x W2^T, W and W2 of one shape.
+Status matmul_pair(const ops::Matrix& w, const ops::Matrix& w2, const float* x, int64_t n, Kernel kernel, float* out,
+                   float* out2);
+// x += y; out = rmsnorm(x) * weight, for rows x cols (x updated in place).
+Status add_rmsnorm(float* x, const float* y, const float* weight, int64_t rows, int64_t cols, float eps, float* out);
 // attention() through the split (flash-decoding) kernels with `splits` key ranges.
 Status attention_split(const float* q, int64_t nq, const float* kv, int64_t n_kv, int64_t width, int64_t dv,
                        float scale, bool f16, int splits, float* out);

@@ -7,6 +7,7 @@ namespace dsv3::cuda {
 std::unique_ptr<ops::RowCache> DeviceCacheStore::clone() const {
   auto c = std::make_unique<DeviceCacheStore>(owner(), device_, layers(), width(), dtype());
   c->error_ = error_;
+  c->written_ = written_;
   if (capacity_ == 0) return c;
   Status st = [&]() -> Status {
     DSV3_CUDA_TRY(cudaSetDevice(device_));
@@ -31,6 +32,9 @@ Status DeviceCacheStore::grow(int64_t positions) {
   DSV3_CUDA_TRY(cudaSetDevice(device_));
   DeviceBuffer grown;
   DSV3_RETURN_IF_ERROR(grown.reserve(static_cast<std::size_t>(layers() * cap) * row_bytes()));
+  // zeroed: the next growth copies every row of the old capacity, written
+  // or not, and a copy of unwritten memory is what initcheck reports
+  DSV3_CUDA_TRY(cudaMemset(grown.get(), 0, static_cast<std::size_t>(layers() * cap) * row_bytes()));
   if (capacity_ > 0) {
     // each layer's rows move from capacity_ to cap rows apart
     const std::size_t old_pitch = static_cast<std::size_t>(capacity_) * row_bytes();

@@ -1,8 +1,11 @@
 #include "cuda/device_weights.h"
 
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <map>
+
+#include "ops/matrix.h"
 
 namespace dsv3::cuda {
 namespace {
@@ -105,6 +108,62 @@ class Planner {
   std::vector<std::function<void(std::byte*)>> fixes_;
 };
 
+// A matrix built on the host (owning its bytes) for upload.
+struct HostMatrix {
+  std::vector<std::byte> data;
+  std::vector<float> scale;
+  ops::Matrix view;
+};
+
+// W_uk(h)^T of every head: kv_b rows h * (nope + vd) + d (d < nope) by lora
+// columns become rows h * lora + c by nope columns. The stored values move
+// as they are; FP8 keeps its scale blocks where each new block lies in one
+// old block (lora, nope + vd and the view's start whole blocks), else the
+// values are dequantised to f32.
+HostMatrix transposed_heads(const ops::Matrix& kv_b, int64_t heads, int64_t nope, int64_t vd, int64_t lora) {
+  HostMatrix t;
+  ops::Matrix& v = t.view;
+  v.rows = heads * lora;
+  v.cols = nope;
+  const int64_t b = kv_b.block > 0 ? kv_b.block : 128;
+  const bool fp8 = kv_b.dtype == DType::F8_E4M3;
+  const bool blocks_kept = fp8 && kv_b.block_scale != nullptr && lora % b == 0 && (nope + vd) % b == 0 && kv_b.row0 % b == 0;
+  const bool raw = !fp8 || kv_b.block_scale == nullptr || blocks_kept;  // the stored bytes carry over
+  v.dtype = raw ? kv_b.dtype : DType::F32;
+  const auto elem = static_cast<int64_t>(dtype_size(v.dtype));
+  t.data.resize(static_cast<std::size_t>(v.rows * v.cols * elem));
+  std::vector<float> row(static_cast<std::size_t>(lora));
+  const auto* src = static_cast<const std::byte*>(kv_b.data);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t d = 0; d < nope; ++d) {
+      const int64_t r = h * (nope + vd) + d;  // row of the view
+      if (!raw) ops::dequantize_row(kv_b, r, row.data());
+      for (int64_t c = 0; c < lora; ++c) {
+        std::byte* dst = t.data.data() + ((h * lora + c) * nope + d) * elem;
+        if (raw)
+          std::memcpy(dst, src + ((kv_b.row0 + r) * kv_b.cols + c) * elem, static_cast<std::size_t>(elem));
+        else
+          std::memcpy(dst, &row[static_cast<std::size_t>(c)], sizeof(float));
+      }
+    }
+  if (blocks_kept) {
+    v.block = b;
+    v.scale_cols = (nope + b - 1) / b;
+    const int64_t scale_rows = (v.rows + b - 1) / b;
+    t.scale.resize(static_cast<std::size_t>(scale_rows * v.scale_cols));
+    for (int64_t rb = 0; rb < scale_rows; ++rb)
+      for (int64_t db = 0; db < v.scale_cols; ++db) {
+        const int64_t h = rb * b / lora, c = rb * b % lora, d = db * b;
+        const int64_t old_row = kv_b.row0 + h * (nope + vd) + d;
+        t.scale[static_cast<std::size_t>(rb * v.scale_cols + db)] =
+            kv_b.block_scale[(old_row / b) * kv_b.scale_cols + c / b];
+      }
+    v.block_scale = t.scale.data();
+  }
+  v.data = t.data.data();
+  return t;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(const Model& model) {
@@ -121,6 +180,8 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(const Model& model)
     std::size_t gate_off = 0, up_off = 0, down_off = 0;
   };
   std::vector<Tables> tables(w.layers.size());
+  std::vector<HostMatrix> uk_t(w.layers.size());  // alive until the planner has copied them
+  const ModelConfig& c = model.config;
   for (std::size_t l = 0; l < w.layers.size(); ++l) {
     const LayerWeights& lw = w.layers[l];
     DeviceLayer& d = dw->layers[l];
@@ -134,6 +195,10 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(const Model& model)
     DSV3_RETURN_IF_ERROR(p.matrix(a.kv_a, "kv_a_proj_with_mqa", d.kv_a));
     DSV3_RETURN_IF_ERROR(p.matrix(a.kv_b, "kv_b_proj", d.kv_b));
     DSV3_RETURN_IF_ERROR(p.matrix(a.o, "o_proj", d.o));
+    if (a.kv_b.data != nullptr) {
+      uk_t[l] = transposed_heads(a.kv_b, c.num_attention_heads, c.qk_nope_head_dim, c.v_head_dim, c.kv_lora_rank);
+      DSV3_RETURN_IF_ERROR(p.matrix(uk_t[l].view, "kv_b_proj (W_uk^T)", d.uk_t));
+    }
     p.vector(a.q_a_norm, d.q_a_norm);
     p.vector(a.kv_a_norm, d.kv_a_norm);
     d.is_moe = lw.is_moe;
@@ -178,6 +243,12 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(const Model& model)
     dw->layers[l].gate_tab = reinterpret_cast<const DMat*>(base + t.gate_off);
     dw->layers[l].up_tab = reinterpret_cast<const DMat*>(base + t.up_off);
     dw->layers[l].down_tab = reinterpret_cast<const DMat*>(base + t.down_off);
+    dw->layers[l].expert_like = t.gate[0];
+    for (const std::vector<DMat>* tab : {&t.gate, &t.up, &t.down})
+      for (const DMat& m : *tab)
+        if (m.dtype != t.gate[0].dtype || (m.scale == nullptr) != (t.gate[0].scale == nullptr) ||
+            m.block != t.gate[0].block)
+          dw->layers[l].expert_like.dtype = kF16;  // mixed: no product that needs one description (F16 is never one)
   }
   dw->bytes = static_cast<int64_t>(p.total());
   return dw;

@@ -21,6 +21,10 @@ struct DeviceLayer {
   const float* mlp_norm = nullptr;
   bool q_lora = false;
   DMat q_a, q_b, q, kv_a, kv_b, o;
+  // W_uk(h)^T for every head h, [heads * lora][nope]: the absorbed queries'
+  // latent parts are then a grouped product like any other (kv_b's dtype;
+  // f32 where FP8 scale blocks do not survive the transposition)
+  DMat uk_t;
   const float* q_a_norm = nullptr;
   const float* kv_a_norm = nullptr;
   bool is_moe = false;
@@ -30,6 +34,7 @@ struct DeviceLayer {
   const DMat* gate_tab = nullptr;       // per expert, device arrays
   const DMat* up_tab = nullptr;
   const DMat* down_tab = nullptr;
+  DMat expert_like;                     // the experts' common dtype and scale block (GemmArgs.w with a table)
   bool has_shared = false;
   DeviceSwiGlu shared;
 };

@@ -39,10 +39,39 @@ struct GemmArgs {
   int64_t n = 0;
   const int32_t* offsets = nullptr;
   int groups = 1;
+  // Optional, with offsets: the groups that have rows, listed on the device
+  // (active[j], -1 past the last); the launch then covers active_slots
+  // entries of the list instead of every group (MoE decode: the chosen
+  // experts, not all of them).
+  const int32_t* active = nullptr;
+  int active_slots = 0;
+  // Optional: a second product of the same shape over the same x in the same
+  // launch (SwiGLU's gate and up), with w2 (or wtab2) into out2.
+  DMat w2;
+  const DMat* wtab2 = nullptr;
+  float* out2 = nullptr;
 };
-// Picks the kernel: launch_gemv_fast where it fits and DSV3_CUDA_FAST is on,
-// else the first kernels (one warp per row for n <= 16, else 64x64 tiles).
+// How many groups a launch covers.
+inline int launch_groups(const GemmArgs& a) { return a.active ? a.active_slots : a.groups; }
+// How many products a launch computes (1, or 2 with out2).
+inline int launch_products(const GemmArgs& a) { return a.out2 ? 2 : 1; }
+// Picks the kernel: the tensor-core product (launch_gemm_mma) for
+// tc_min_tokens() tokens or more (switches.h), or from 17 tokens where its
+// grid fills the GPU without experts' offsets (the lm_head of a decode
+// batch: 0.65 against 2.36 ms for 32 rows on an H200) where it fits and DSV3_CUDA_TC is on; else
+// launch_gemv_fast where it fits and DSV3_CUDA_FAST is on; else the first
+// kernels (one warp per row for n <= 16, else 64x64 tiles).
 cudaError_t launch_gemm(const GemmArgs& a, cudaStream_t s);
+// The tensor-core product (kernels_mma.cu): W in bf16 or FP8 (block scales a
+// multiple of 32 columns), exact to f32 (x split into three bf16 terms). With
+// a table (wtab), a.w's dtype, scale (null or not) and block describe every entry.
+bool gemm_mma_fits(const GemmArgs& a);
+cudaError_t launch_gemm_mma(const GemmArgs& a, cudaStream_t s);
+// Whether the tensor-core product of one dense matrix (no offsets) has
+// blocks enough to fill every multiprocessor twice in 128-row tiles.
+bool mma_grid_is_full(const GemmArgs& a);
+// The same with the tile's weight rows chosen: 128, 64, or 0 (by the grid's size).
+cudaError_t launch_gemm_mma(const GemmArgs& a, int tile_rows, cudaStream_t s);
 // The fast decode matvec (kernels_gemv.cu), for 1..64 tokens with cols % 16 == 0
 // and x 16-byte aligned (gemv_fast_fits); cudaErrorInvalidValue otherwise.
 bool gemv_fast_fits(const GemmArgs& a);
@@ -61,8 +90,10 @@ cudaError_t launch_embed(const DMat& table, const int32_t* ids, int64_t n, float
 // out[i][:] = x[i][:] / rms * weight, over `cols` of rows ldx / ldo apart.
 cudaError_t launch_rmsnorm(const float* x, int64_t ldx, const float* weight, int64_t rows, int64_t cols, float eps,
                            float* out, int64_t ldo, cudaStream_t s);
-// y += x (n floats).
-cudaError_t launch_add(float* y, const float* x, int64_t n, cudaStream_t s);
+// The residual step and the next norm in one pass: per row of cols floats,
+// x += y, then out = x / rms * weight (x, y and out rows cols apart).
+cudaError_t launch_add_rmsnorm(float* x, const float* y, const float* weight, int64_t rows, int64_t cols, float eps,
+                               float* out, cudaStream_t s);
 // out = silu(gate) * up (n floats; out may alias gate).
 cudaError_t launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s);
 // Rotates rows of x (n rows of 2 * pairs floats at x + i * ldx) for positions pos[i].
@@ -71,16 +102,17 @@ cudaError_t launch_rope(float* x, int64_t ldx, const int64_t* pos, int64_t n, co
 
 // The new cache rows: for token i, kv[i] = [latent | k_pe]; normalise the
 // latent (lora values, weight norm_w), rotate k_pe, store the row at
-// slots[i]'s position of cache layer `layer`.
+// slots[i]'s position of cache layer `layer`. With q (non-null), also each
+// head's q_pe (q [n][heads][nope + rope], the last rope values of a head)
+// rotated into q_abs [n][heads][lora + rope] after the head's lora values.
+struct QRope {
+  const float* q = nullptr;
+  int64_t heads = 0, nope = 0;
+  float* q_abs = nullptr;
+};
 cudaError_t launch_kv_store(float* kv, int64_t n, int64_t lora, int64_t width, const float* norm_w, float eps,
                             const float* inv_freq, float attention_factor, const TokenSlot* slots, int64_t layer,
-                            cudaStream_t s);
-// Absorbed queries: q [n][heads][nope + rope] -> q_abs [n][heads][lora + rope],
-// q_abs latent part = W_uk(h)^T q_nope with W_uk(h) = kv_b rows h * (nope + vd) .. + nope;
-// the rope part rotated to slots[i].pos.
-cudaError_t launch_absorb_q(const float* q, const DMat& kv_b, int64_t n, int64_t heads, int64_t nope, int64_t rope,
-                            int64_t vd, int64_t lora, const float* inv_freq, float attention_factor,
-                            const TokenSlot* slots, float* q_abs, cudaStream_t s);
+                            const QRope& q_rope, cudaStream_t s);
 // Attention of each (token, head) over its cache rows 0..pos: scores against
 // the whole row [latent | k_pe], values from the latent. out [n][heads][lora].
 cudaError_t launch_mla_attention(const float* q_abs, int64_t n, int64_t heads, int64_t width, int64_t lora,
@@ -109,9 +141,11 @@ struct RouteParams {
 cudaError_t launch_route(const float* logits, const float* bias, int64_t n, const RouteParams& p, int32_t* experts,
                          float* weights, cudaStream_t s);
 // Groups the n * top_k slots by expert: offsets[experts + 1], the gathered
-// row of each slot (row_of_slot) and the token of each gathered row.
+// row of each slot (row_of_slot) and the token of each gathered row; and
+// (active, n_experts entries) the experts with rows in order, then -1s.
 cudaError_t launch_group_by_expert(const int32_t* experts, int64_t slots, int64_t top_k, int64_t n_experts,
-                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, cudaStream_t s);
+                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, int32_t* active,
+                                   cudaStream_t s);
 // xs[r] = x[token_of_row[r]] for r < rows (width floats each).
 cudaError_t launch_gather_rows(const float* x, const int32_t* token_of_row, int64_t rows, int64_t width, float* xs,
                                cudaStream_t s);

@@ -114,26 +114,46 @@ __global__ void __launch_bounds__(kWarps * 32)
     split_body<false>(q_abs, heads, width, lora, scale, sl, layer, splits, part_acc, part_ml, ms, ls, accs);
 }
 
-__global__ void merge_kernel(const float* part_acc, const float* part_ml, int64_t heads, int64_t lora, int splits,
-                             float* out) {
+// One (token, head): the ranges' weights exp(m_s - max) / total once in
+// shared memory (a warp over the ranges), then every latent element sums its
+// ranges with the loads unrolled, so they are in flight together.
+constexpr int kMaxSplits = 64;
+__global__ void __launch_bounds__(256) merge_kernel(const float* part_acc, const float* part_ml, int64_t heads,
+                                                    int64_t lora, int splits, float* out) {
+  __shared__ float weight[kMaxSplits];
   const int64_t h = blockIdx.x, i = blockIdx.y;
   const int64_t p0 = (i * heads + h) * splits;
-  float big = -INFINITY;
-  for (int s = 0; s < splits; ++s)
-    if (part_ml[2 * (p0 + s) + 1] > 0.0f) big = fmaxf(big, part_ml[2 * (p0 + s)]);
-  float total = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const float l = part_ml[2 * (p0 + s) + 1];
-    if (l > 0.0f) total += l * expf(part_ml[2 * (p0 + s)] - big);
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    float m[2], l[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int s = lane + 32 * k;
+      l[k] = s < splits ? part_ml[2 * (p0 + s) + 1] : 0.0f;
+      m[k] = l[k] > 0.0f ? part_ml[2 * (p0 + s)] : -INFINITY;  // ranges with no rows weigh nothing
+    }
+    float big = fmaxf(m[0], m[1]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, o));
+    float e[2], total = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      e[k] = l[k] > 0.0f ? expf(m[k] - big) : 0.0f;
+      total += l[k] * e[k];
+    }
+    total = warp_sum(total);
+#pragma unroll
+    for (int k = 0; k < 2; ++k)
+      if (lane + 32 * k < splits) weight[lane + 32 * k] = total > 0.0f ? e[k] / total : 0.0f;
   }
+  __syncthreads();
   float* o = out + (i * heads + h) * lora;
+  const float* acc = part_acc + p0 * lora;
   for (int64_t c = threadIdx.x; c < lora; c += blockDim.x) {
     float v = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      const float l = part_ml[2 * (p0 + s) + 1];
-      if (l > 0.0f) v += part_acc[(p0 + s) * lora + c] * expf(part_ml[2 * (p0 + s)] - big);
-    }
-    o[c] = total > 0.0f ? v / total : 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < splits; ++s) v += acc[s * lora + c] * weight[s];
+    o[c] = v;
   }
 }
 
@@ -153,7 +173,7 @@ cudaError_t launch_mla_attention_split(const float* q_abs, int64_t n, int64_t he
                                        float scale, const TokenSlot* slots, int64_t layer, int splits, float* scratch,
                                        int64_t scratch_floats, float* out, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  if (lora > 32 * kMaxLat || width > 32 * kMaxW || lora > width || splits < 1 || splits > 65535 || n > 65535 ||
+  if (lora > 32 * kMaxLat || width > 32 * kMaxW || lora > width || splits < 1 || splits > kMaxSplits || n > 65535 ||
       heads > 65535 || scratch == nullptr || scratch_floats < attention_split_scratch_floats(n, heads, lora, splits))
     return cudaErrorInvalidValue;
   float* part_acc = scratch;
@@ -162,7 +182,7 @@ cudaError_t launch_mla_attention_split(const float* q_abs, int64_t n, int64_t he
   const std::size_t smem = static_cast<std::size_t>(kWarps * lora) * sizeof(float);
   split_kernel<<<grid, kWarps * 32, smem, s>>>(q_abs, heads, width, lora, scale, slots, layer, splits, part_acc, part_ml);
   if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-  merge_kernel<<<dim3(static_cast<unsigned>(heads), static_cast<unsigned>(n)), 128, 0, s>>>(part_acc, part_ml, heads,
+  merge_kernel<<<dim3(static_cast<unsigned>(heads), static_cast<unsigned>(n)), 256, 0, s>>>(part_acc, part_ml, heads,
                                                                                               lora, splits, out);
   return cudaGetLastError();
 }

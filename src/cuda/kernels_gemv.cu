@@ -138,9 +138,10 @@ __device__ void gemv_rows_generic(const GemmArgs& a, const Group& g, int64_t r0,
 template <int kR, int kT, int kU>
 __global__ void __launch_bounds__(kWarps * 32) gemv16_kernel(GemmArgs a) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kR;
+  const PairIndex p = pair_index(blockIdx.x, (a.rows + kWarps * kR - 1) / (kWarps * kR));
+  const int64_t r0 = (p.block * kWarps + warp) * kR;
   if (r0 >= a.rows) return;
-  const Group g = group_of(a, static_cast<int>(blockIdx.y));
+  const Group g = group_of(a, static_cast<int>(blockIdx.y), p.second);
   if (g.count <= 0 || g.w.data == nullptr) return;
   switch (g.w.dtype) {
     case kFP8:
@@ -156,7 +157,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv16_kernel(GemmArgs a) {
 template <int kR, int kT, int kU>
 cudaError_t launch(const GemmArgs& a, cudaStream_t s) {
   const int64_t rows_per_block = kWarps * kR;
-  const dim3 grid(static_cast<unsigned>((a.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(a.groups));
+  const dim3 grid(static_cast<unsigned>((a.rows + rows_per_block - 1) / rows_per_block * launch_products(a)),
+                  static_cast<unsigned>(launch_groups(a)));
   gemv16_kernel<kR, kT, kU><<<grid, kWarps * 32, 0, s>>>(a);
   return cudaGetLastError();
 }
@@ -167,13 +169,13 @@ bool gemv_fast_fits(const GemmArgs& a) {
   // 16-byte weight loads need cols % 16 == 0 (all row starts then aligned);
   // float4 loads of x need its rows and groups 4 floats apart, from 16 bytes
   return a.n >= 1 && a.n <= kFastMaxN && a.cols % 16 == 0 && a.ldx % 4 == 0 && a.x_group_step % 4 == 0 &&
-         reinterpret_cast<uintptr_t>(a.x) % 16 == 0 && a.groups <= 65535;
+         reinterpret_cast<uintptr_t>(a.x) % 16 == 0 && launch_groups(a) <= 65535;
 }
 
 cudaError_t launch_gemv_fast(const GemmArgs& a, cudaStream_t s) {
-  if (a.rows <= 0 || a.n <= 0 || a.groups <= 0) return cudaSuccess;
+  if (a.rows <= 0 || a.n <= 0 || launch_groups(a) <= 0) return cudaSuccess;
   if (!gemv_fast_fits(a)) return cudaErrorInvalidValue;
-  if (a.n == 1) return launch<2, 1, 2>(a, s);
+  if (a.n == 1) return launch<2, 1, 4>(a, s);
   if (a.n == 2) return launch<2, 2, 1>(a, s);
   if (a.n <= 4) return launch<2, 4, 1>(a, s);
   if (a.n <= 8) return launch<4, 8, 1>(a, s);

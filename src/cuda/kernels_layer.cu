@@ -31,9 +31,19 @@ __global__ void rmsnorm_kernel(const float* x, int64_t ldx, const float* w, int6
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = w[c] * (row[c] * inv);
 }
 
-__global__ void add_kernel(float* y, const float* x, int64_t n) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) y[i] += x[i];
+__global__ void add_rmsnorm_kernel(float* x, const float* y, const float* w, int64_t cols, float eps, float* out) {
+  float* row = x + blockIdx.x * cols;
+  const float* add = y + blockIdx.x * cols;
+  double ss = 0.0;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float v = row[c] + add[c];
+    row[c] = v;  // each thread reads back only the columns it wrote
+    ss += static_cast<double>(v) * v;
+  }
+  ss = block_sum(ss);
+  const float inv = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(cols)) + eps);
+  float* o = out + blockIdx.x * cols;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = w[c] * (row[c] * inv);
 }
 
 __global__ void silu_mul_kernel(const float* g, const float* u, int64_t n, float* out) {
@@ -122,7 +132,6 @@ __global__ void route_kernel(const float* logits, const float* bias, int64_t n, 
 // l holds experts l, l + 32, ...; each top-k pick is a warp argmax that
 // breaks ties toward the lower index, as the serial scan does.
 constexpr int kRouteWarps = 4;
-constexpr int kPerLaneExperts = kMaxExperts / 32;
 
 __device__ __forceinline__ void better_of(float& best, int& arg, float c, int e) {
   // arg < 0: none yet; otherwise strictly greater wins, equal values keep the lower index
@@ -133,25 +142,37 @@ __device__ __forceinline__ void better_of(float& best, int& arg, float c, int e)
   }
 }
 
+// kPerLaneExperts: experts each lane holds (the experts' count / 32, rounded up)
+template <int kPerLaneExperts>
 __global__ void __launch_bounds__(kRouteWarps * 32)
     route_warp_kernel(const float* logits, const float* bias, int64_t n, RouteParams p, int32_t* experts,
                       float* weights) {
-  const int lane = threadIdx.x % 32;
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kRouteWarps + threadIdx.x / 32;
+  // each warp's scores and choices, computed once: the group and top-k scans read them here
+  __shared__ float s_score[kRouteWarps][kPerLaneExperts * 32], s_choice[kRouteWarps][kPerLaneExperts * 32];
+  const int lane = threadIdx.x % 32, wid = threadIdx.x / 32;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kRouteWarps + wid;
   if (i >= n) return;  // a whole warp leaves together: the shuffles below see full warps
   const int ne = static_cast<int>(p.experts), groups = static_cast<int>(p.groups), per_group = ne / groups;
   const int top_k = static_cast<int>(p.top_k);
   const float* lg = logits + i * ne;
-  auto score = [&](int e) { return 1.0f / (1.0f + expf(-lg[e])); };
-  auto choice = [&](int e) { return score(e) + (bias ? bias[e] : 0.0f); };
+  float* score = s_score[wid];
+  float* choice = s_choice[wid];
   float ch[kPerLaneExperts];
   unsigned out = 0u;  // bit k: expert lane + 32 k ruled out (or absent)
 #pragma unroll
   for (int k = 0; k < kPerLaneExperts; ++k) {
     const int e = lane + 32 * k;
-    ch[k] = e < ne ? choice(e) : 0.0f;
-    if (e >= ne) out |= 1u << k;
+    ch[k] = 0.0f;
+    if (e < ne) {
+      const float sc = 1.0f / (1.0f + expf(-lg[e]));
+      ch[k] = sc + (bias ? bias[e] : 0.0f);
+      score[e] = sc;
+      choice[e] = ch[k];
+    } else {
+      out |= 1u << k;
+    }
   }
+  __syncwarp();
   if (groups > 1) {
     // group g's score by lanes g % 32 (groups <= 64), in the serial order
     float gs[2] = {-INFINITY, -INFINITY};
@@ -161,7 +182,7 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
       if (g >= groups) continue;
       float best = -INFINITY, second = -INFINITY;
       for (int e = g * per_group; e < (g + 1) * per_group; ++e) {
-        const float c = choice(e);
+        const float c = choice[e];
         if (c > best) {
           second = best;
           best = c;
@@ -210,7 +231,7 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
     }
     if (arg < 0) arg = 0;  // only with fewer experts than top_k left; keeps the indices in range
     if (arg % 32 == lane) out |= 1u << (arg / 32);
-    const float sc = score(arg);
+    const float sc = score[arg];
     if (lane == 0) {
       experts[i * top_k + r] = arg;
       weights[i * top_k + r] = sc;
@@ -224,7 +245,7 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
 
 // One block: counts per expert, their prefix sums, then each slot's row.
 __global__ void group_kernel(const int32_t* experts, int64_t slots, int64_t top_k, int64_t ne, int32_t* offsets,
-                             int32_t* row_of_slot, int32_t* token_of_row) {
+                             int32_t* row_of_slot, int32_t* token_of_row, int32_t* active) {
   __shared__ int count[kMaxExperts];
   __shared__ int cursor[kMaxExperts];
   for (int64_t e = threadIdx.x; e < ne; e += blockDim.x) count[e] = 0;
@@ -232,13 +253,16 @@ __global__ void group_kernel(const int32_t* experts, int64_t slots, int64_t top_
   for (int64_t s = threadIdx.x; s < slots; s += blockDim.x) atomicAdd(&count[experts[s]], 1);
   __syncthreads();
   if (threadIdx.x == 0) {
-    int acc = 0;
+    int acc = 0, listed = 0;
     for (int64_t e = 0; e < ne; ++e) {
       offsets[e] = acc;
       cursor[e] = acc;
       acc += count[e];
+      if (active && count[e] > 0) active[listed++] = static_cast<int32_t>(e);
     }
     offsets[ne] = acc;
+    if (active)
+      for (int64_t e = listed; e < ne; ++e) active[e] = -1;
   }
   __syncthreads();
   // the order within an expert varies from run to run; each row's result does not
@@ -282,9 +306,10 @@ cudaError_t launch_rmsnorm(const float* x, int64_t ldx, const float* weight, int
   return cudaGetLastError();
 }
 
-cudaError_t launch_add(float* y, const float* x, int64_t n, cudaStream_t s) {
-  if (n <= 0) return cudaSuccess;
-  add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
+cudaError_t launch_add_rmsnorm(float* x, const float* y, const float* weight, int64_t rows, int64_t cols, float eps,
+                               float* out, cudaStream_t s) {
+  if (rows <= 0 || cols <= 0) return cudaSuccess;
+  add_rmsnorm_kernel<<<static_cast<unsigned>(rows), 256, 0, s>>>(x, y, weight, cols, eps, out);
   return cudaGetLastError();
 }
 
@@ -308,7 +333,14 @@ cudaError_t launch_route(const float* logits, const float* bias, int64_t n, cons
       p.top_k > p.experts)
     return cudaErrorInvalidValue;
   if (fast_kernels()) {
-    route_warp_kernel<<<blocks_for(n, kRouteWarps), kRouteWarps * 32, 0, s>>>(logits, bias, n, p, experts, weights);
+    const unsigned blocks = blocks_for(n, kRouteWarps);
+    // as few per-lane slots as the experts need: the top-k scans run over them
+    if (p.experts <= 64)
+      route_warp_kernel<2><<<blocks, kRouteWarps * 32, 0, s>>>(logits, bias, n, p, experts, weights);
+    else if (p.experts <= 256)
+      route_warp_kernel<8><<<blocks, kRouteWarps * 32, 0, s>>>(logits, bias, n, p, experts, weights);
+    else
+      route_warp_kernel<kMaxExperts / 32><<<blocks, kRouteWarps * 32, 0, s>>>(logits, bias, n, p, experts, weights);
     return cudaGetLastError();
   }
   route_kernel<<<blocks_for(n, 64), 64, 0, s>>>(logits, bias, n, p, experts, weights);
@@ -316,9 +348,10 @@ cudaError_t launch_route(const float* logits, const float* bias, int64_t n, cons
 }
 
 cudaError_t launch_group_by_expert(const int32_t* experts, int64_t slots, int64_t top_k, int64_t n_experts,
-                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, cudaStream_t s) {
+                                   int32_t* offsets, int32_t* row_of_slot, int32_t* token_of_row, int32_t* active,
+                                   cudaStream_t s) {
   if (n_experts > kMaxExperts) return cudaErrorInvalidValue;
-  group_kernel<<<1, 1024, 0, s>>>(experts, slots, top_k, n_experts, offsets, row_of_slot, token_of_row);
+  group_kernel<<<1, 1024, 0, s>>>(experts, slots, top_k, n_experts, offsets, row_of_slot, token_of_row, active);
   return cudaGetLastError();
 }
 

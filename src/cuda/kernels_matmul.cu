@@ -104,19 +104,31 @@ __global__ void __launch_bounds__(256) tiled_kernel(GemmArgs a) {
 }  // namespace
 
 cudaError_t launch_gemm(const GemmArgs& a, cudaStream_t s) {
-  if (a.rows <= 0 || a.n <= 0 || a.groups <= 0) return cudaSuccess;
+  if (a.rows <= 0 || a.n <= 0 || launch_groups(a) <= 0) return cudaSuccess;
+  if (tensor_cores() && gemm_mma_fits(a) && (a.n >= tc_min_tokens() || (a.n >= 17 && mma_grid_is_full(a))))
+    return launch_gemm_mma(a, s);
   if (fast_kernels() && gemv_fast_fits(a)) return launch_gemv_fast(a, s);
+  if (a.out2) {  // the first kernels compute one product per launch
+    GemmArgs first = a, second = a;
+    first.out2 = nullptr;
+    second.w = a.w2;
+    second.wtab = a.wtab2;
+    second.out = a.out2;
+    second.out2 = nullptr;
+    if (const cudaError_t e = launch_gemm(first, s); e != cudaSuccess) return e;
+    return launch_gemm(second, s);
+  }
   if (a.n <= kGemvMaxN) {
     const bool wide = a.cols % 8 == 0 && a.ldx % 8 == 0 && a.x_group_step % 8 == 0 &&
                       reinterpret_cast<uintptr_t>(a.x) % 32 == 0;
-    const dim3 grid(static_cast<unsigned>((a.rows + kGemvWarps - 1) / kGemvWarps), static_cast<unsigned>(a.groups));
+    const dim3 grid(static_cast<unsigned>((a.rows + kGemvWarps - 1) / kGemvWarps), static_cast<unsigned>(launch_groups(a)));
     if (wide)
       gemv_kernel<true><<<grid, kGemvWarps * 32, 0, s>>>(a);
     else
       gemv_kernel<false><<<grid, kGemvWarps * 32, 0, s>>>(a);
   } else {
     const dim3 grid(static_cast<unsigned>((a.rows + kTile - 1) / kTile), static_cast<unsigned>((a.n + kTile - 1) / kTile),
-                    static_cast<unsigned>(a.groups));
+                    static_cast<unsigned>(launch_groups(a)));
     tiled_kernel<<<grid, 256, 0, s>>>(a);
   }
   return cudaGetLastError();

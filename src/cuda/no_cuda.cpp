@@ -45,7 +45,13 @@ Status route(const ModelConfig&, const float*, const std::vector<float>&, int64_
 }
 Status silu_mul(const float*, const float*, int64_t, float*) { return no_cuda(); }
 Status gemv_fast(const ops::Matrix&, int64_t, int64_t, int, const float*, int64_t, float*) { return no_cuda(); }
-Status matmul_experts(const std::vector<ops::Matrix>&, const std::vector<int32_t>&, const float*, bool, float*) {
+Status matmul_mma(const ops::Matrix&, int64_t, int64_t, int, const float*, int64_t, float*, Kernel) { return no_cuda(); }
+Status matmul_experts(const std::vector<ops::Matrix>&, const std::vector<int32_t>&, const float*, Kernel, bool,
+                      float*) {
+  return no_cuda();
+}
+Status add_rmsnorm(float*, const float*, const float*, int64_t, int64_t, float, float*) { return no_cuda(); }
+Status matmul_pair(const ops::Matrix&, const ops::Matrix&, const float*, int64_t, Kernel, float*, float*) {
   return no_cuda();
 }
 Status attention_split(const float*, int64_t, const float*, int64_t, int64_t, int64_t, float, bool, int, float*) {

@@ -28,4 +28,18 @@ bool cuda_graphs() {
   return on;
 }
 
+bool tensor_cores() {
+  static const bool on = env_on("DSV3_CUDA_TC");
+  return on;
+}
+
+int tc_min_tokens() {
+  static const int n = [] {
+    const char* v = std::getenv("DSV3_CUDA_TC_MIN_N");
+    const int parsed = v ? std::atoi(v) : 0;
+    return parsed >= 1 ? parsed : 65;
+  }();
+  return n;
+}
+
 }  // namespace dsv3::cuda

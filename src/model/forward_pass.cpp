@@ -14,9 +14,17 @@ Result<int64_t> check_batch(const ModelConfig& c, std::span<const SequenceChunk>
         return make_error("forward: one cache appears twice in a batch");
     for (int32_t id : s.ids)
       if (id < 0 || id >= c.vocab_size) return make_error("token id {} is out of range [0, {})", id, c.vocab_size);
+    if (!s.ids.empty() && s.start > s.cache->rows().written())
+      return make_error("forward: start position {} leaves a gap: the cache holds positions [0, {})", s.start,
+                        s.cache->rows().written());
     n += static_cast<int64_t>(s.ids.size());
   }
   return n;
+}
+
+void mark_written(std::span<const SequenceChunk> batch) {
+  for (const SequenceChunk& s : batch)
+    if (!s.ids.empty()) s.cache->rows().mark_written(s.start + static_cast<int64_t>(s.ids.size()));
 }
 
 }  // namespace dsv3

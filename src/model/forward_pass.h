@@ -22,9 +22,12 @@ struct SequenceChunk {
   LatentCache* cache = nullptr;
 };
 
-// Checks a batch against a model before it runs: positions, cache shapes,
-// each cache at most once, token ids in the vocabulary. Returns the token count.
+// Checks a batch against a model before it runs: positions (none past what
+// its cache holds), cache shapes, each cache at most once, token ids in the
+// vocabulary. Returns the token count.
 Result<int64_t> check_batch(const ModelConfig& c, std::span<const SequenceChunk> batch);
+// After a pass succeeded: its caches hold its positions now.
+void mark_written(std::span<const SequenceChunk> batch);
 
 // Sees the residual stream after each layer, in host memory: k = 0 is the
 // embedding output, k = L the final normalised state. For debugging and the

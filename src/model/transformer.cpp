@@ -47,7 +47,9 @@ Status Transformer::forward(std::span<const SequenceChunk> batch, float* hidden_
   }
   DSV3_RETURN_IF_ERROR(layers(n, out, observer));
   if (!be_.host_memory()) DSV3_RETURN_IF_ERROR(be_.download(out, hidden_out, bytes));
-  return be_.finish();
+  DSV3_RETURN_IF_ERROR(be_.finish());
+  mark_written(batch);
+  return {};
 }
 
 Status Transformer::layers(int64_t n, float* final_out, const LayerObserver* observer) {

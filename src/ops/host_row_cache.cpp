@@ -11,6 +11,7 @@ HostRowCache::HostRowCache(const void* owner, int64_t layers, int64_t width, DTy
 std::unique_ptr<RowCache> HostRowCache::clone() const {
   auto c = std::make_unique<HostRowCache>(owner(), layers(), width(), dtype());
   c->capacity_ = capacity_;
+  c->written_ = written_;
   c->data_ = data_;
   return c;
 }

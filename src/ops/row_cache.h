@@ -3,6 +3,7 @@
 // them in its own memory; the object it hands out carries its maker, so that
 // a backend recognises its own caches without asking the type system.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -31,9 +32,15 @@ class RowCache {
   DType dtype() const { return dtype_; }
   int64_t capacity() const { return capacity_; }
   int64_t bytes_per_token() const { return layers_ * width_ * static_cast<int64_t>(dtype_size(dtype_)); }
+  // Positions [0, written()) hold rows a forward pass stored. A pass may
+  // start anywhere up to written(), never past it: a gap would read rows
+  // nobody wrote.
+  int64_t written() const { return written_; }
+  void mark_written(int64_t end) { written_ = std::max(written_, end); }
 
  protected:
   int64_t capacity_ = 0;
+  int64_t written_ = 0;  // clone() copies it
 
  private:
   const void* owner_;

@@ -86,6 +86,72 @@ TEST(CudaFastOps, GemvGroupedPerHead) {
     }
 }
 
+// The tensor-core product: bf16 and FP8 (128-wide scale blocks, and 32-wide
+// ones), token counts across its 64-token tiles, rows and columns that the
+// tiles and its 16-byte loads do not divide, and per-head groups.
+TEST(CudaFastOps, TensorCoreProductEveryShape) {
+  SKIP_WITHOUT_GPU();
+  using cuda::op::Kernel;
+  for (DType dt : {DType::BF16, DType::F8_E4M3})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 16}, {77, 24}, {5, 33}, {130, 200}, {256, 1408}, {200, 2048}})
+      for (int64_t n : {1, 16, 17, 64, 65, 300})
+        for (int64_t block : {int64_t{128}, int64_t{32}})
+          for (Kernel tiles : {Kernel::kTensorCores64, Kernel::kTensorCores128}) {
+            if (dt == DType::BF16 && block != 128) continue;
+            const TestMatrix m = random_matrix(dt, rows, cols, static_cast<uint32_t>(rows + n), block);
+            const std::vector<float> x = random_vector(n * cols, static_cast<uint32_t>(cols + n));
+            std::vector<float> out(static_cast<std::size_t>(n * rows), NAN);
+            const Status st = cuda::op::matmul_mma(m.view, rows, cols, 1, x.data(), n, out.data(), tiles);
+            ASSERT_TRUE(st.ok()) << st.error().message;
+            EXPECT_LE(grouped_error(m, rows, cols, 1, x, n, out), 2e-6)
+                << dtype_name(dt) << " " << rows << "x" << cols << " n=" << n << " block=" << block
+                << " tile rows=" << (tiles == Kernel::kTensorCores64 ? 64 : 128);
+          }
+  for (DType dt : {DType::BF16, DType::F8_E4M3}) {
+    const int groups = 16;
+    const int64_t rows = 128, cols = 512, n = 70;  // v3-mini's W_uv per head
+    const TestMatrix m = random_matrix(dt, groups * rows, cols, 3);
+    const std::vector<float> x = random_vector(n * groups * cols, 5);
+    std::vector<float> out(static_cast<std::size_t>(n * groups * rows), NAN);
+    const Status st = cuda::op::matmul_mma(m.view, rows, cols, groups, x.data(), n, out.data());
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_LE(grouped_error(m, rows, cols, groups, x, n, out), 2e-6) << dtype_name(dt) << " per head";
+  }
+}
+
+// What the tensor cores cannot take exactly is refused, not approximated.
+TEST(CudaFastOps, TensorCoreProductRefusesOtherDtypes) {
+  SKIP_WITHOUT_GPU();
+  const std::vector<float> x = random_vector(32 * 64, 2);
+  std::vector<float> out(32 * 32);
+  const TestMatrix f32 = random_matrix(DType::F32, 32, 64, 1);
+  EXPECT_FALSE(cuda::op::matmul_mma(f32.view, 32, 64, 1, x.data(), 32, out.data()).ok());
+  const TestMatrix odd = random_matrix(DType::F8_E4M3, 32, 64, 1, 24);  // scale blocks of 24 columns
+  EXPECT_FALSE(cuda::op::matmul_mma(odd.view, 32, 64, 1, x.data(), 32, out.data()).ok());
+}
+
+// Gate and up in one launch: both products exact, through every kernel
+// (the first kernels as two launches).
+TEST(CudaFastOps, PairedProducts) {
+  SKIP_WITHOUT_GPU();
+  using cuda::op::Kernel;
+  for (DType dt : {DType::BF16, DType::F8_E4M3})
+    for (Kernel kernel : {Kernel::kPicked, Kernel::kGemvFast, Kernel::kTensorCores})
+      for (int64_t n : {1, 17, 64, 70}) {
+        if (kernel == Kernel::kGemvFast && n > 64) continue;
+        const int64_t rows = 200, cols = 384;
+        const TestMatrix w = random_matrix(dt, rows, cols, 31), w2 = random_matrix(dt, rows, cols, 32);
+        const std::vector<float> x = random_vector(n * cols, 33);
+        std::vector<float> out(static_cast<std::size_t>(n * rows), NAN), out2(out.size(), NAN);
+        const Status st = cuda::op::matmul_pair(w.view, w2.view, x.data(), n, kernel, out.data(), out2.data());
+        ASSERT_TRUE(st.ok()) << st.error().message;
+        const std::string what = std::string(dtype_name(dt)) + " kernel=" + std::to_string(static_cast<int>(kernel)) +
+                                 " n=" + std::to_string(n);
+        EXPECT_LE(grouped_error(w, rows, cols, 1, x, n, out), 2e-6) << what << " (first)";
+        EXPECT_LE(grouped_error(w2, rows, cols, 1, x, n, out2), 2e-6) << what << " (second)";
+      }
+}
+
 TEST(CudaFastOps, GemvRejectsWhatItCannotRead) {
   SKIP_WITHOUT_GPU();
   const TestMatrix m = random_matrix(DType::BF16, 8, 24, 1);
@@ -94,11 +160,13 @@ TEST(CudaFastOps, GemvRejectsWhatItCannotRead) {
   EXPECT_FALSE(cuda::op::gemv_fast(m.view, 8, 24, 1, x.data(), 1, out.data()).ok());  // cols % 16 != 0
 }
 
-// Experts with uneven token counts (some none), fast and first kernels alike.
+// Experts with uneven token counts (some none), through each kernel.
 TEST(CudaFastOps, ExpertProducts) {
   SKIP_WITHOUT_GPU();
+  using cuda::op::Kernel;
   for (DType dt : {DType::BF16, DType::F8_E4M3})
-    for (bool fast : {true, false}) {
+    for (Kernel kernel : {Kernel::kGemvFast, Kernel::kPicked, Kernel::kTensorCores})
+      for (bool listed : {false, true}) {
       const int64_t rows = 176, cols = 256;
       const std::vector<int32_t> counts{0, 3, 1, 0, 17, 64, 2, 0};
       std::vector<int32_t> offsets{0};
@@ -110,7 +178,7 @@ TEST(CudaFastOps, ExpertProducts) {
       const int64_t total = offsets.back();
       const std::vector<float> x = random_vector(total * cols, 9);
       std::vector<float> out(static_cast<std::size_t>(total * rows), NAN);
-      const Status st = cuda::op::matmul_experts(views, offsets, x.data(), fast, out.data());
+      const Status st = cuda::op::matmul_experts(views, offsets, x.data(), kernel, listed, out.data());
       ASSERT_TRUE(st.ok()) << st.error().message;
       double worst = 0.0;
       for (std::size_t e = 0; e < counts.size(); ++e)
@@ -125,8 +193,8 @@ TEST(CudaFastOps, ExpertProducts) {
             const double got = out[t * rows + r];
             worst = std::isfinite(got) ? std::max(worst, std::fabs(got - ref) / (mag + 1e-30)) : INFINITY;
           }
-      EXPECT_LE(worst, 2e-6) << dtype_name(dt) << " fast=" << fast;
-    }
+      EXPECT_LE(worst, 2e-6) << dtype_name(dt) << " kernel=" << static_cast<int>(kernel) << " listed=" << listed;
+      }
 }
 
 TEST(CudaFastOps, SplitAttentionOverCache) {

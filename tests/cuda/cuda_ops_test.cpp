@@ -142,8 +142,8 @@ TEST(CudaOps, AttentionOverCache) {
   SKIP_WITHOUT_GPU();
   for (bool f16 : {false, true}) {
     for (int64_t n_kv : {1, 7, 300}) {
-      for (auto [width, dv] : {std::pair<int64_t, int64_t>{48, 32}, {176, 160}, {576, 512}}) {
-        const int64_t nq = 4;
+      for (auto [width, dv] : {std::pair<int64_t, int64_t>{48, 32}, {176, 160}, {576, 512}})
+        for (int64_t nq : {4, 21}) {  // 21: a second block of heads, and a warp with one
         const std::vector<float> q = random_vector(nq * width, 4, 0.3f);
         std::vector<float> kv = random_vector(n_kv * width, 5);
         std::vector<float> got(static_cast<std::size_t>(nq * dv));
@@ -154,7 +154,8 @@ TEST(CudaOps, AttentionOverCache) {
           for (float& v : kv) v = f16_to_f32(f32_to_f16(v));
         const std::vector<float> want = cpu_attention(q.data(), nq, kv.data(), n_kv, width, dv, scale);
         for (std::size_t i = 0; i < got.size(); ++i)
-          ASSERT_NEAR(got[i], want[i], 1e-5) << "f16=" << f16 << " n_kv=" << n_kv << " width=" << width << " at " << i;
+          ASSERT_NEAR(got[i], want[i], 1e-5) << "f16=" << f16 << " n_kv=" << n_kv << " width=" << width << " nq=" << nq
+                                             << " at " << i;
       }
     }
   }
@@ -167,7 +168,8 @@ TEST(CudaOps, RoutingTopK) {
     bool norm;
   };
   for (const Shape s : {Shape{16, 4, 2, 4, true}, Shape{8, 2, 1, 2, true}, Shape{64, 8, 4, 8, true},
-                        Shape{256, 8, 4, 8, true}, Shape{32, 1, 1, 6, false}}) {
+                        Shape{256, 8, 4, 8, true}, Shape{32, 1, 1, 6, false}, Shape{300, 10, 3, 8, true},
+                        Shape{1024, 64, 8, 8, true}}) {
     ModelConfig c;
     c.n_routed_experts = s.experts;
     c.n_group = s.groups;
