@@ -1,5 +1,6 @@
 // The latent cache: host rows survive growth and copies; copies are deep and
-// stay with their backend; a cache made by another backend is refused.
+// stay with their backend; a cache made by another backend is refused; a
+// pass may not start past the positions its cache holds.
 #include <gtest/gtest.h>
 
 #include "base/thread_pool.h"
@@ -59,6 +60,33 @@ TEST(LatentCache, ACacheOfAnotherBackendIsRefused) {
   // the model's own cache works
   LatentCache own = t.make_cache();
   EXPECT_TRUE(t.forward(std::span<const int32_t>(&id, 1), 0, own, h.data()).ok());
+}
+
+// Starting past the written positions would read rows nobody wrote: refused,
+// with the cache as it was; copies keep what their original holds.
+TEST(LatentCache, PositionsPastTheWrittenOnesAreRefused) {
+  Transformer& t = *loaded("tiny").transformer;
+  const int64_t hidden = t.config().hidden_size;
+  const std::vector<int32_t> ids{0, 5, 9, 13};
+  std::vector<float> h(ids.size() * hidden), h2(ids.size() * hidden);
+  LatentCache c = t.make_cache();
+  EXPECT_EQ(c.rows().written(), 0);
+  ASSERT_TRUE(t.forward(std::span<const int32_t>(ids).first(2), 0, c, h.data()).ok());
+  EXPECT_EQ(c.rows().written(), 2);
+  const Status gap = t.forward(std::span<const int32_t>(ids).subspan(2, 1), 3, c, h2.data());
+  ASSERT_FALSE(gap.ok());
+  EXPECT_NE(gap.error().message.find("gap"), std::string::npos) << gap.error().message;
+  EXPECT_EQ(c.rows().written(), 2);
+  LatentCache fork = c;
+  EXPECT_EQ(fork.rows().written(), 2);
+  // going on from the end, or over a written position again, is fine
+  ASSERT_TRUE(t.forward(std::span<const int32_t>(ids).subspan(2), 2, fork, h.data() + 2 * hidden).ok());
+  EXPECT_EQ(fork.rows().written(), 4);
+  ASSERT_TRUE(t.forward(std::span<const int32_t>(ids).subspan(1, 1), 1, c, h2.data()).ok());
+  EXPECT_EQ(c.rows().written(), 2);
+  LatentCache whole = t.make_cache();
+  ASSERT_TRUE(t.forward(ids, 0, whole, h2.data()).ok());
+  for (std::size_t i = 2 * hidden; i < h.size(); ++i) ASSERT_NEAR(h[i], h2[i], 1e-4) << i;
 }
 
 }  // namespace
