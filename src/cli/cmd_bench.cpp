@@ -205,13 +205,17 @@ void add_bench(CLI::App& app, int& exit_code) {
     }
     std::printf("%s", fmt::format("prefill  {:.1f} tokens/s ({} tokens, {:.1f} GFLOP/s in weight matmuls)\n"
                                   "decode   {:.2f} tokens/s at context {}..{}\n"
-                                  "         {} read per token ({} weights + {} cache), {:.1f} GB/s\n"
-                                  "membw    {:.1f} GB/s ({}); decode uses {:.0f}%\n",
+                                  "         {} read per token ({} weights + {} cache), {:.1f} GB/s\n",
                                   j["prefill_tokens_per_s"].get<double>(), o->prompt_tokens,
                                   j["prefill_gflop_per_s"].get<double>(), tps, ctx0, ctx0 + o->gen_tokens,
                                   human_bytes(bytes), human_bytes(static_cast<double>(ws.active_bytes)),
-                                  human_bytes(cache_bytes), bytes * tps / 1e9, membw, gpu ? "GPU copy" : "triad",
-                                  100.0 * j["decode_fraction_of_membw"].get<double>()).c_str());
+                                  human_bytes(cache_bytes), bytes * tps / 1e9).c_str());
+    if (o->skip_membw)
+      std::printf("membw    not measured (--skip-membw)\n");
+    else
+      std::printf("%s", fmt::format("membw    {:.1f} GB/s ({}); decode uses {:.0f}%\n", membw,
+                                    gpu ? "GPU copy" : "triad", 100.0 * j["decode_fraction_of_membw"].get<double>())
+                            .c_str());
     if (cpu_probe)
       std::printf("%s", fmt::format("         triad {:.1f} before and {:.1f} after decode; read {:.1f} GB/s, decode "
                                     "uses {:.0f}% of it\n",
