@@ -536,5 +536,24 @@ TEST(Scheduler, ShutdownCancelsWhatIsLeftAndRefusesNewJobs) {
   EXPECT_EQ(st.queued, 0);
 }
 
+// A second SIGTERM: hurry() ends a long shutdown wait at once, and what is
+// left still gets its last event.
+TEST(Scheduler, HurryEndsTheShutdownWait) {
+  Collector c;
+  SchedulerOptions o;
+  o.max_sequences = 1;
+  o.context = int64_t{1} << 24;
+  auto s = std::make_unique<Scheduler>(tiny(), &tok(), o);
+  Job endless = greedy_job(prompt_ids(0), int64_t{1} << 23);
+  endless.top_logprobs = 0;
+  ASSERT_EQ(s->submit(endless, c.sink(0)).code, SubmitResult::Code::kOk);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stopping = std::async(std::launch::async, [&] { s->shutdown(std::chrono::hours(1)); });
+  s->hurry();
+  stopping.get();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::minutes(1));
+  EXPECT_EQ(c.wait(0).finish, FinishReason::kCancelled);
+}
+
 }  // namespace
 }  // namespace dsv3::test
