@@ -93,10 +93,12 @@ class HttpChannel final : public AnswerChannel {
 
 }  // namespace
 
-void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint, int max_json_depth) {
+void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint, int max_json_depth,
+                        StreamLimits* streams) {
   HttpChannel channel(x, model);
   // the body is read as JSON whatever Content-Type says (curl -d sends form encoding)
-  const uint64_t id = start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel);
+  const uint64_t id = start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel,
+                                       streams);
   if (id) x.session->on_gone([&scheduler, id] { scheduler.cancel(id); });
 }
 
