@@ -85,6 +85,10 @@ ApiError engine_refusal(const SubmitResult& r) {
   }
 }
 
+ApiError cut_off() {
+  return error(503, "server_error", "shutting_down", "the server is shutting down: the generation was cut off");
+}
+
 ApiError server_error(std::string message) { return error(500, "server_error", "", std::move(message)); }
 
 }  // namespace dsv3::server

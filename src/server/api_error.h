@@ -33,5 +33,6 @@ ApiError auth_throttled(double retry_after);  // 429: too many bad keys from one
 ApiError too_many_streams(int64_t limit);     // 429: --max-streams-per-key
 ApiError engine_refusal(const SubmitResult& r);                  // 400, or 503 when busy or shutting down
 ApiError server_error(std::string message);                      // 500: the engine failed a generation
+ApiError cut_off();  // 503: a running stream ended by the server's shutdown
 
 }  // namespace dsv3::server

@@ -57,6 +57,9 @@ class SseAnswer final : public AnswerWriter {
   void finish(const JobEvent& last) override {
     session_->stream_write(sse_event(builder_.chunk("", {}, false, &last.finish)));
     if (include_usage_) session_->stream_write(sse_event(builder_.usage_chunk(last.usage)));
+    // a stream whose client is still there is only cancelled by the shutdown:
+    // an error event says it was cut off, so clients do not take it as whole
+    if (last.finish == FinishReason::kCancelled) session_->stream_write(sse_event(error_body(cut_off())));
     end();
   }
   void fail(const ApiError& e) override {

@@ -193,6 +193,7 @@ test("a second SIGTERM stops at once; the cut stream still ends with [DONE]", as
   assert.ok(took < 2000, `took ${took} ms after the second signal`);
   await waitFor(() => r.closed, "the connection to close");
   assert.match(r.out, /data: \[DONE\]\n\n\r\n0\r\n\r\n$/, r.out.slice(-300));
+  assert.match(r.out, /"code":"shutting_down"[^\n]*\n\n\r\n[0-9a-f]+\r\ndata: \[DONE\]/, r.out.slice(-400));
 });
 
 test("?api_key= is taken on /ws only", async () => {
