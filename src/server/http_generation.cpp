@@ -100,8 +100,8 @@ void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& mode
                         StreamLimits* streams) {
   HttpChannel channel(x, model);
   // the body is read as JSON whatever Content-Type says (curl -d sends form encoding)
-  const uint64_t id = start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel,
-                                       streams);
+  const uint64_t id =
+      start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel, streams);
   if (id) x.session->on_gone([&scheduler, id] { scheduler.cancel(id); });
 }
 

@@ -324,6 +324,7 @@ void HttpSession::close() {
 void HttpSession::linger_close() {
   if (closed_ || taken_ || lingering_) return;
   lingering_ = true;
+  buffer_.max_size(kUncapped);  // drain() reads whole blocks into it
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.expires_after(std::chrono::seconds(2));

@@ -122,7 +122,8 @@ void WsConversation::on_message(const std::string& text) {
   if (running_)
     return send_error(invalid("", "a request is already running on this connection; wait for its "
                                   "'done' message or send {\"type\":\"cancel\"}", "busy"));
-  running_ = start_generation(scheduler_, std::move(account), parse_request_json(Endpoint::kChat, msg, model_), *this, streams_);
+  running_ =
+      start_generation(scheduler_, std::move(account), parse_request_json(Endpoint::kChat, msg, model_), *this, streams_);
 }
 
 }  // namespace
