@@ -41,7 +41,11 @@ Response HttpHandler::rejected(http::status status, std::string_view reason) {
 
 HttpSession::HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options,
                          std::optional<ConnectionLimits::Ticket> ticket)
-    : stream_(std::move(socket)), handler_(handler), options_(options), ticket_(std::move(ticket)) {
+    : stream_(std::move(socket)),
+      handler_(handler),
+      options_(options),
+      ticket_(std::move(ticket)),
+      probe_timer_(stream_.get_executor()) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   remote_ = ec ? "unknown" : ep.address().to_string();
@@ -149,6 +153,8 @@ void HttpSession::on_read(beast::error_code ec) {
   stream_.expires_never();
   Request req = parser_->release();
   keep_alive_ = req.keep_alive();
+  http11_ = req.version() >= 11;
+  probes_ = 0;
   cors_origin_ = options_.origins.cors(req[http::field::origin]);
   in_exchange_ = true;
   // an upgrade hands the socket over, so no read may be left pending on it
@@ -189,14 +195,32 @@ void HttpSession::on_watch(beast::error_code ec, std::size_t n) {
     if (!in_exchange_ && !closed_) read_request();  // cancelled because the exchange ended
     return;
   }
-  if (ec == net::error::eof && in_exchange_ && !on_gone_) {
-    // a half-close after a whole request: the answer still goes out. A
-    // generation (on_gone set) is cancelled: EOF is all a client that left shows
+  if (ec == net::error::eof && in_exchange_) {
+    // An end of stream is all both a half-closed client and one that left
+    // show; the answer still goes out, and a write to a client that left
+    // fails (it answers with a reset), which marks it gone.
     read_closed_ = true;
+    if (on_gone_ && !streaming_) probe();  // a generation, with nothing written for a while
     return;
   }
   mark_gone();  // EOF or reset: the client went away
   if (!in_exchange_) close();
+}
+
+// A generation's client half-closed or left: two interim 100 responses, a
+// moment apart, tell which (clients skip 1xx before the final answer). A
+// client that left resets the connection on the first, so the second fails
+// and marks it gone; its job is cancelled. A stream's chunks do the same.
+void HttpSession::probe() {
+  if (!in_exchange_ || streaming_ || ending_ || closed_ || gone_.load() || probes_ >= 2) return;
+  if (!http11_) return mark_gone();  // no 1xx for HTTP/1.0: take it as gone
+  ++probes_;
+  outbox_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  flush();
+  probe_timer_.expires_after(std::chrono::milliseconds(250));
+  probe_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->probe();
+  });
 }
 
 void HttpSession::mark_gone() {

@@ -101,6 +101,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void reject(http::status status, const char* reason);  // answers through the handler, then closes
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
+  void probe();  // after a half-close: is the client still there?
   void flush();
   void on_written(beast::error_code ec);
   void end_exchange();
@@ -125,6 +126,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool writing_ = false, watching_ = false, closed_ = false, taken_ = false;
   bool read_closed_ = false;  // the client half-closed: answer, then close
   bool lingering_ = false;    // answered for the last time; reading what is left before closing
+  bool http11_ = true;        // the current request's version allows 1xx answers
+  int probes_ = 0;            // of the current exchange
+  net::steady_timer probe_timer_;
   std::string outbox_, inflight_;
   std::string cors_origin_;
   std::function<void()> on_gone_;

@@ -257,11 +257,22 @@ test("a WebSocket from a foreign Origin gets 403; its own origin and none are le
   }
 });
 
-test("a half-closed client still gets its answer", async () => {
+test("a half-closed client still gets its answer, a generation's too", async () => {
   const r = await rawRequest(server.port, ["GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"], { endAfter: true });
   assert.ok(r.closed);
   assert.equal(answer(r.out).status, 200, r.out);
   assert.match(r.out, /"object":"list"/);
+  // a generation: interim 100s may come first (the server checking the client is still there)
+  const final = (out) => out.replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n\r\n)+/, "");
+  const body = JSON.stringify({ model: "tiny", prompt: "Once upon a time", max_tokens: 64, temperature: 0 });
+  const gen = await rawRequest(server.port, [post("/v1/completions", body)], { endAfter: true });
+  assert.ok(gen.closed);
+  assert.equal(answer(final(gen.out)).status, 200, gen.out.slice(0, 300));
+  assert.equal(JSON.parse(final(gen.out).split("\r\n\r\n")[1]).object, "text_completion");
+  const stream = await rawRequest(server.port, [post("/v1/completions", JSON.stringify({ model: "tiny", prompt: "Once", max_tokens: 64, stream: true }))],
+    { endAfter: true });
+  assert.equal(answer(stream.out).status, 200, stream.out.slice(0, 300));
+  assert.match(stream.out, /data: \[DONE\]/);
 });
 
 test("out of descriptors: accept backs off instead of spinning, and serves again once some close", async () => {
