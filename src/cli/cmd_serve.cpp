@@ -16,12 +16,14 @@
 #include "cli/common.h"
 #include "engine/scheduler.h"
 #include "server/auth.h"
+#include "server/auth_throttle.h"
 #include "server/http_server.h"
 #include "server/json_depth.h"
 #include "server/metrics.h"
 #include "server/openai_api.h"
 #include "server/rate_limit.h"
 #include "server/routes.h"
+#include "server/stream_limits.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -45,6 +47,14 @@ struct ServeOptions {
   uint32_t max_trailer_bytes = server::HttpOptions{}.max_trailer_bytes;
   double shutdown_timeout = 10;
   int http_threads = 2;
+  std::vector<std::string> allowed_origins;
+  std::size_t max_connections = server::HttpOptions{}.max_connections;
+  std::size_t max_connections_per_client = server::HttpOptions{}.max_connections_per_client;
+  double idle_timeout = 30, request_timeout = 30;
+  uint32_t auth_failures_per_minute = 20;
+  int64_t max_streams_per_key = 0;
+  uint64_t ws_max_message_bytes = 1 << 20;
+  uint32_t ws_max_messages_per_minute = 600;
 };
 
 std::string model_basename(const std::string& dir) {
@@ -95,8 +105,28 @@ int serve(const ServeOptions& o) {
   server::net::io_context ioc;
   // declared after ioc so it is destroyed first: the sinks it still holds own sessions whose sockets need ioc
   auto scheduler = std::make_unique<Scheduler>(*loaded->transformer, &tok, so);
-  server::Routes routes({*scheduler, info, *keys, limiter, metrics, o.max_body_bytes, o.max_json_depth});
+  server::AllowedOrigins origins(o.allowed_origins);
+  server::AuthThrottle auth_throttle(o.auth_failures_per_minute);
+  server::StreamLimits streams(o.max_streams_per_key);
+  server::Routes routes({.scheduler = *scheduler,
+                         .model = info,
+                         .keys = *keys,
+                         .limiter = limiter,
+                         .metrics = metrics,
+                         .max_body_bytes = o.max_body_bytes,
+                         .ws_max_message_bytes = o.ws_max_message_bytes,
+                         .ws_max_messages_per_minute = o.ws_max_messages_per_minute,
+                         .max_json_depth = o.max_json_depth,
+                         .origins = origins,
+                         .auth_throttle = &auth_throttle,
+                         .streams = &streams});
   server::HttpOptions ho;
+  ho.origins = origins;
+  ho.max_connections = o.max_connections;
+  ho.max_connections_per_client = o.max_connections_per_client;
+  const auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
+  ho.idle_timeout = ms(o.idle_timeout);
+  ho.request_timeout = ms(o.request_timeout);
   ho.max_body_bytes = o.max_body_bytes;
   ho.max_header_bytes = o.max_header_bytes;
   ho.max_header_fields = o.max_header_fields;
@@ -121,7 +151,11 @@ int serve(const ServeOptions& o) {
       ioc.stop();
     });
     signals.async_wait([&](const boost::system::error_code& e2, int) {
-      if (!e2) ioc.stop();  // a second signal: stop now
+      if (e2) return;
+      // a second signal: stop now. The drainer's wait ends, the engine cancels
+      // what is left, so every stream still gets its last event and [DONE]
+      std::fprintf(stderr, "dsv3: second signal: cancelling running requests\n");
+      scheduler->hurry();
     });
   });
 
@@ -193,6 +227,36 @@ void add_serve(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--http-threads", o->http_threads, "threads serving connections")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--allowed-origins", o->allowed_origins,
+                  "browser origins (scheme://host[:port], comma-separated or repeated; * for any) that get CORS "
+                  "headers and may open the WebSocket; default none: same-origin only")
+      ->delimiter(',');
+  cmd->add_option("--max-connections", o->max_connections, "open connections in all (503 and closed beyond); 0: unlimited")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
+                  "open connections per client address (503 and closed beyond); 0: unlimited")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", o->idle_timeout, "seconds a connection may wait idle for its next request")
+      ->check(CLI::Range(0.05, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", o->request_timeout,
+                  "seconds to receive a whole request from its first byte (header and body; closed beyond)")
+      ->check(CLI::Range(0.05, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--auth-failures-per-minute", o->auth_failures_per_minute,
+                  "wrong or missing API keys an address may send per minute before it gets 429; 0: unlimited")
+      ->capture_default_str();
+  cmd->add_option("--max-streams-per-key", o->max_streams_per_key,
+                  "generations running at once per key (per address without keys), 429 beyond; 0: unlimited")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--ws-max-message-bytes", o->ws_max_message_bytes,
+                  "largest WebSocket message (the connection is closed with 1009 beyond)")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--ws-max-messages-per-minute", o->ws_max_messages_per_minute,
+                  "messages a WebSocket connection may send per minute (closed with 1008 beyond); 0: unlimited")
       ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });
 }

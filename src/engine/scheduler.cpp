@@ -97,11 +97,17 @@ void Scheduler::shutdown(std::chrono::milliseconds deadline) {
   std::unique_lock lk(mu_);
   if (!thread_.joinable()) return;
   stopping_ = true;
-  idle_cv_.wait_for(lk, deadline, [&] { return queue_.empty() && stats_.active == 0; });
+  idle_cv_.wait_for(lk, deadline, [&] { return hurry_ || (queue_.empty() && stats_.active == 0); });
   stop_now_ = true;
   cv_.notify_all();
   lk.unlock();
   thread_.join();
+}
+
+void Scheduler::hurry() {
+  std::lock_guard lk(mu_);
+  hurry_ = true;
+  idle_cv_.notify_all();
 }
 
 SchedulerStats Scheduler::stats() const {

@@ -65,6 +65,9 @@ class Scheduler {
   // Refuses new jobs, lets running and queued ones finish for up to `deadline`,
   // then cancels the rest and stops the engine thread.
   void shutdown(std::chrono::milliseconds deadline);
+  // Ends a shutdown's wait at once (now or when it comes): what is left is
+  // cancelled. Thread-safe; for a second SIGTERM.
+  void hurry();
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }
 
@@ -88,7 +91,7 @@ class Scheduler {
   std::condition_variable idle_cv_;  // wakes shutdown when all work is done
   std::deque<std::unique_ptr<Pending>> queue_;
   std::vector<uint64_t> cancelled_;
-  bool stopping_ = false, stop_now_ = false;
+  bool stopping_ = false, stop_now_ = false, hurry_ = false;
   uint64_t next_id_ = 1;
   SchedulerStats stats_;
 

@@ -59,6 +59,21 @@ ApiError rate_limited(const RateLimiter::Decision& refusal) {
   return e;
 }
 
+ApiError auth_throttled(double retry_after) {
+  const int64_t wait = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(retry_after)));
+  ApiError e = error(429, "rate_limit_error", "too_many_auth_failures",
+                     fmt::format("too many requests with a wrong or missing API key; retry in {} s", wait));
+  e.retry_after = wait;
+  return e;
+}
+
+ApiError too_many_streams(int64_t limit) {
+  ApiError e = error(429, "rate_limit_error", "too_many_streams",
+                     fmt::format("this key already has {} generations running (the limit); wait for one to end", limit));
+  e.retry_after = 1;
+  return e;
+}
+
 ApiError engine_refusal(const SubmitResult& r) {
   switch (r.code) {
     case SubmitResult::Code::kQueueFull:
@@ -68,6 +83,10 @@ ApiError engine_refusal(const SubmitResult& r) {
     default:
       return invalid("", r.message.empty() ? "invalid request" : r.message);
   }
+}
+
+ApiError cut_off() {
+  return error(503, "server_error", "shutting_down", "the server is shutting down: the generation was cut off");
 }
 
 ApiError server_error(std::string message) { return error(500, "server_error", "", std::move(message)); }

@@ -29,7 +29,10 @@ ApiError invalid(int status, std::string param, std::string message, std::string
 ApiError unauthorized(bool key_presented);                                                       // 401
 ApiError method_not_allowed(std::string_view path, std::string_view allowed, std::string_view method);  // 405
 ApiError rate_limited(const RateLimiter::Decision& refusal);                                     // 429
+ApiError auth_throttled(double retry_after);  // 429: too many bad keys from one address
+ApiError too_many_streams(int64_t limit);     // 429: --max-streams-per-key
 ApiError engine_refusal(const SubmitResult& r);                  // 400, or 503 when busy or shutting down
 ApiError server_error(std::string message);                      // 500: the engine failed a generation
+ApiError cut_off();  // 503: a running stream ended by the server's shutdown
 
 }  // namespace dsv3::server

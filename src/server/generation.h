@@ -11,6 +11,7 @@
 #include "server/api_error.h"
 #include "server/openai_request.h"
 #include "server/request_account.h"
+#include "server/stream_limits.h"
 
 namespace dsv3::server {
 
@@ -39,7 +40,9 @@ class AnswerChannel {
 };
 
 // Runs a parsed request through admission and the scheduler, its answer
-// going to `channel`. Returns the job's id, or 0 when it was refused.
-uint64_t start_generation(Scheduler& scheduler, RequestAccount account, ParseResult parsed, AnswerChannel& channel);
+// going to `channel`. Returns the job's id, or 0 when it was refused. With
+// `streams`, the client's concurrent generations are capped (429 beyond).
+uint64_t start_generation(Scheduler& scheduler, RequestAccount account, ParseResult parsed, AnswerChannel& channel,
+                          StreamLimits* streams = nullptr);
 
 }  // namespace dsv3::server

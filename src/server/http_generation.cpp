@@ -57,6 +57,9 @@ class SseAnswer final : public AnswerWriter {
   void finish(const JobEvent& last) override {
     session_->stream_write(sse_event(builder_.chunk("", {}, false, &last.finish)));
     if (include_usage_) session_->stream_write(sse_event(builder_.usage_chunk(last.usage)));
+    // a stream whose client is still there is only cancelled by the shutdown:
+    // an error event says it was cut off, so clients do not take it as whole
+    if (last.finish == FinishReason::kCancelled) session_->stream_write(sse_event(error_body(cut_off())));
     end();
   }
   void fail(const ApiError& e) override {
@@ -93,10 +96,12 @@ class HttpChannel final : public AnswerChannel {
 
 }  // namespace
 
-void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint, int max_json_depth) {
+void generate_over_http(Exchange& x, Scheduler& scheduler, const ModelInfo& model, Endpoint endpoint, int max_json_depth,
+                        StreamLimits* streams) {
   HttpChannel channel(x, model);
   // the body is read as JSON whatever Content-Type says (curl -d sends form encoding)
-  const uint64_t id = start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel);
+  const uint64_t id =
+      start_generation(scheduler, x.account, parse_request(endpoint, x.req.body(), model, max_json_depth), channel, streams);
   if (id) x.session->on_gone([&scheduler, id] { scheduler.cancel(id); });
 }
 

@@ -14,8 +14,16 @@ constexpr std::size_t kUncapped = std::numeric_limits<std::size_t>::max();
 
 void common_headers(http::fields& f) {
   f.set(http::field::server, "dsv3");
-  f.set(http::field::access_control_allow_origin, "*");
 }
+
+namespace {
+// CORS only for the origins --allowed-origins lists; Vary keeps caches from mixing answers.
+void cors_headers(http::fields& f, const std::string& origin) {
+  if (origin.empty()) return;
+  f.set(http::field::access_control_allow_origin, origin);
+  if (origin != "*") f.set(http::field::vary, "Origin");
+}
+}  // namespace
 
 Response make_response(http::status status, std::string body, std::string content_type, bool keep_alive) {
   Response res{status, 11};
@@ -31,8 +39,13 @@ Response HttpHandler::rejected(http::status status, std::string_view reason) {
   return make_response(status, std::string(reason), "text/plain", false);
 }
 
-HttpSession::HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options)
-    : stream_(std::move(socket)), handler_(handler), options_(options) {
+HttpSession::HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options,
+                         std::optional<ConnectionLimits::Ticket> ticket)
+    : stream_(std::move(socket)),
+      handler_(handler),
+      options_(options),
+      ticket_(std::move(ticket)),
+      probe_timer_(stream_.get_executor()) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   remote_ = ec ? "unknown" : ep.address().to_string();
@@ -47,7 +60,10 @@ void HttpSession::on_strand(F&& f) {
 }
 
 void HttpSession::start() {
-  on_strand([this] { read_request(); });
+  on_strand([this] {
+    if (!ticket_) return reject(http::status::service_unavailable, "too many connections; try again later");
+    read_request();
+  });
 }
 
 void HttpSession::read_request() {
@@ -57,7 +73,8 @@ void HttpSession::read_request() {
   parser_.emplace();
   parser_->body_limit(options_.max_body_bytes);
   header_bytes_ = 0;
-  stream_.expires_after(options_.read_timeout);
+  // a pipelined request has begun already; otherwise the connection is idle until a byte comes
+  stream_.expires_after(buffer_.size() ? options_.request_timeout : options_.idle_timeout);
   read_header_part();
 }
 
@@ -72,6 +89,9 @@ void HttpSession::read_header_part() {
 
 void HttpSession::on_header_part(beast::error_code ec, std::size_t n) {
   if (read_failed(ec)) return;
+  // the request's first bytes: from now on its whole header and body get
+  // request_timeout, not reset by each byte that trickles in
+  if (header_bytes_ == 0 && n > 0) stream_.expires_after(options_.request_timeout);
   header_bytes_ += n;
   const auto& fields = parser_->get().base();
   if (header_bytes_ >= options_.max_header_bytes && !parser_->is_header_done())
@@ -133,6 +153,9 @@ void HttpSession::on_read(beast::error_code ec) {
   stream_.expires_never();
   Request req = parser_->release();
   keep_alive_ = req.keep_alive();
+  http11_ = req.version() >= 11;
+  probes_ = 0;
+  cors_origin_ = options_.origins.cors(req[http::field::origin]);
   in_exchange_ = true;
   // an upgrade hands the socket over, so no read may be left pending on it
   if (!beast::websocket::is_upgrade(req)) watch();
@@ -162,6 +185,7 @@ void HttpSession::watch() {
 
 void HttpSession::on_watch(beast::error_code ec, std::size_t n) {
   watching_ = false;
+  if (lingering_) return ec ? close() : drain();
   if (!ec) {
     buffer_.commit(n);  // a pipelined request: kept for the next read
     if (!in_exchange_) return read_request();
@@ -171,8 +195,32 @@ void HttpSession::on_watch(beast::error_code ec, std::size_t n) {
     if (!in_exchange_ && !closed_) read_request();  // cancelled because the exchange ended
     return;
   }
+  if (ec == net::error::eof && in_exchange_) {
+    // An end of stream is all both a half-closed client and one that left
+    // show; the answer still goes out, and a write to a client that left
+    // fails (it answers with a reset), which marks it gone.
+    read_closed_ = true;
+    if (on_gone_ && !streaming_) probe();  // a generation, with nothing written for a while
+    return;
+  }
   mark_gone();  // EOF or reset: the client went away
   if (!in_exchange_) close();
+}
+
+// A generation's client half-closed or left: two interim 100 responses, a
+// moment apart, tell which (clients skip 1xx before the final answer). A
+// client that left resets the connection on the first, so the second fails
+// and marks it gone; its job is cancelled. A stream's chunks do the same.
+void HttpSession::probe() {
+  if (!in_exchange_ || streaming_ || ending_ || closed_ || gone_.load() || probes_ >= 2) return;
+  if (!http11_) return mark_gone();  // no 1xx for HTTP/1.0: take it as gone
+  ++probes_;
+  outbox_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  flush();
+  probe_timer_.expires_after(std::chrono::milliseconds(250));
+  probe_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->probe();
+  });
 }
 
 void HttpSession::mark_gone() {
@@ -195,6 +243,7 @@ void HttpSession::reply(Response res) {
     if (!in_exchange_ || streaming_ || ending_) return;
     res.keep_alive(keep_alive_ && res.keep_alive());
     keep_alive_ = res.keep_alive();
+    cors_headers(res.base(), cors_origin_);
     res.prepare_payload();
     std::string head = fmt::format("{}", fmt::streamed(res.base()));
     outbox_ += head;
@@ -210,6 +259,7 @@ void HttpSession::stream_begin(http::status status, std::string content_type) {
     streaming_ = true;
     http::response<http::empty_body> res{status, 11};
     common_headers(res.base());
+    cors_headers(res.base(), cors_origin_);
     res.set(http::field::content_type, ct);
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Accel-Buffering", "no");  // proxies: do not hold back the stream
@@ -273,7 +323,8 @@ void HttpSession::on_written(beast::error_code ec) {
 void HttpSession::end_exchange() {
   in_exchange_ = streaming_ = ending_ = false;
   on_gone_ = nullptr;
-  if (!keep_alive_ || gone_.load()) return close();
+  if (gone_.load()) return close();
+  if (!keep_alive_ || read_closed_) return linger_close();
   // the watcher is the only read in flight; cancelling it hands over to the next request read
   if (watching_) {
     beast::error_code ignored;
@@ -291,6 +342,29 @@ void HttpSession::close() {
   stream_.socket().close(ignored);
 }
 
+// Closing with a request's bytes unread makes the kernel send a reset, which
+// can destroy the answer before the client reads it; so the sending side is
+// shut first and what the client still sends is read and dropped.
+void HttpSession::linger_close() {
+  if (closed_ || taken_ || lingering_) return;
+  lingering_ = true;
+  buffer_.max_size(kUncapped);  // drain() reads whole blocks into it
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(2));
+  if (!watching_) drain();  // else the watcher's read goes on draining
+}
+
+void HttpSession::drain() {
+  buffer_.consume(buffer_.size());
+  watching_ = true;
+  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    self->watching_ = false;
+    if (ec) return self->close();
+    self->drain();
+  });
+}
+
 beast::tcp_stream HttpSession::take_stream() {
   taken_ = true;
   in_exchange_ = false;
@@ -304,7 +378,12 @@ beast::tcp_stream HttpSession::take_stream() {
 }
 
 HttpServer::HttpServer(net::io_context& ioc, HttpHandler& handler, HttpOptions options)
-    : ioc_(ioc), handler_(handler), options_(options), acceptor_(net::make_strand(ioc)) {}
+    : ioc_(ioc),
+      handler_(handler),
+      options_(options),
+      acceptor_(net::make_strand(ioc)),
+      backoff_(acceptor_.get_executor()),
+      limits_(options.max_connections, options.max_connections_per_client) {}
 
 Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
   beast::error_code ec;
@@ -325,8 +404,20 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
 void HttpServer::accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<HttpSession>(std::move(socket), handler_, options_)->start();
-    accept();  // on an accept error (e.g. out of descriptors) keep going
+    if (ec) {
+      // out of descriptors (EMFILE, ENFILE) or the like: the connection stays
+      // in the backlog, so trying again at once would spin; wait for some to close
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this](beast::error_code e) {
+        if (!e && acceptor_.is_open()) accept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    const auto ep = socket.remote_endpoint(ignored);
+    auto ticket = limits_.admit(ignored ? std::string("unknown") : ep.address().to_string());
+    std::make_shared<HttpSession>(std::move(socket), handler_, options_, std::move(ticket))->start();
+    accept();
   });
 }
 
@@ -334,6 +425,7 @@ void HttpServer::stop_accepting() {
   net::post(acceptor_.get_executor(), [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    backoff_.cancel();
   });
 }
 

@@ -17,6 +17,8 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "server/connection_limits.h"
+#include "server/origins.h"
 
 namespace dsv3::server {
 
@@ -48,12 +50,21 @@ struct HttpOptions {
   uint32_t max_header_bytes = 16 * 1024;   // start line and fields together (431 beyond)
   uint32_t max_header_fields = 100;        // 431 beyond
   uint32_t max_trailer_bytes = 16 * 1024;  // chunk-size lines and trailers of a chunked body (431 beyond)
-  std::chrono::seconds read_timeout{30};  // to read one request, and for idle keep-alive connections
+  // A request must arrive whole within request_timeout of its first byte (a
+  // client trickling bytes gets no more); a connection waits idle_timeout for
+  // one to begin. Either past: the connection is closed.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
+  std::size_t max_connections = 1024;          // 0: unlimited; beyond: 503 and closed
+  std::size_t max_connections_per_client = 64;  // per remote address; 0: unlimited
+  AllowedOrigins origins;                 // who gets a CORS header (none by default)
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options);
+  // No ticket: past a connection cap, the session answers 503 and closes.
+  HttpSession(tcp::socket&& socket, HttpHandler& handler, const HttpOptions& options,
+              std::optional<ConnectionLimits::Ticket> ticket);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -73,7 +84,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // For an upgrade (WebSocket), called from handle(): the connection leaves this session.
   beast::tcp_stream take_stream();
+  // With take_stream: the connection's place under the caps, to hold while it lives.
+  std::optional<ConnectionLimits::Ticket> take_ticket() { return std::move(ticket_); }
   const std::string& remote_address() const { return remote_; }
+  // The current request's Access-Control-Allow-Origin value; empty: none (strand only).
+  const std::string& cors_origin() const { return cors_origin_; }
 
  private:
   void read_request();
@@ -86,11 +101,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void reject(http::status status, const char* reason);  // answers through the handler, then closes
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
+  void probe();  // after a half-close: is the client still there?
   void flush();
   void on_written(beast::error_code ec);
   void end_exchange();
   void mark_gone();
   void close();
+  void linger_close();  // after a last answer: half-close, read what is left, then close
+  void drain();
   template <class F>
   void on_strand(F&& f);
 
@@ -98,6 +116,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpHandler& handler_;
   HttpOptions options_;
   std::string remote_;
+  std::optional<ConnectionLimits::Ticket> ticket_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   uint64_t header_bytes_ = 0;  // of the request being read
@@ -105,7 +124,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // exchange state (strand only)
   bool keep_alive_ = true, in_exchange_ = false, streaming_ = false, ending_ = false;
   bool writing_ = false, watching_ = false, closed_ = false, taken_ = false;
+  bool read_closed_ = false;  // the client half-closed: answer, then close
+  bool lingering_ = false;    // answered for the last time; reading what is left before closing
+  bool http11_ = true;        // the current request's version allows 1xx answers
+  int probes_ = 0;            // of the current exchange
+  net::steady_timer probe_timer_;
   std::string outbox_, inflight_;
+  std::string cors_origin_;
   std::function<void()> on_gone_;
   std::atomic<bool> gone_{false};
 };
@@ -123,9 +148,11 @@ class HttpServer {
   HttpHandler& handler_;
   HttpOptions options_;
   tcp::acceptor acceptor_;
+  net::steady_timer backoff_;  // waits out a failed accept (out of descriptors)
+  ConnectionLimits limits_;
 };
 
-// The headers every response carries (server name, CORS for browser clients).
+// The headers every response carries (the server's name).
 void common_headers(http::fields& f);
 Response make_response(http::status status, std::string body, std::string content_type, bool keep_alive);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 namespace dsv3::server {
 
 namespace {
@@ -39,9 +41,11 @@ bool path_matches(const Route& r, std::string_view path, std::string& param) {
   return true;
 }
 
-// CORS preflight for browser clients on other origins.
-Response preflight(bool keep_alive) {
+// CORS preflight for browser clients on other origins: the methods and
+// headers only for an allowed one (the session adds its Allow-Origin).
+Response preflight(bool keep_alive, bool allowed) {
   Response res = make_response(http::status::no_content, "", "text/plain", keep_alive);
+  if (!allowed) return res;
   res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
   res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
   res.set(http::field::access_control_max_age, "86400");
@@ -50,8 +54,9 @@ Response preflight(bool keep_alive) {
 
 }  // namespace
 
-RouteTable::RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys)
-    : metrics_(metrics), limiter_(limiter), keys_(keys) {}
+RouteTable::RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys, AllowedOrigins origins,
+                       AuthThrottle* throttle)
+    : metrics_(metrics), limiter_(limiter), keys_(keys), origins_(std::move(origins)), throttle_(throttle) {}
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }
 
@@ -77,27 +82,38 @@ void RouteTable::dispatch(Request&& req, const std::shared_ptr<HttpSession>& ses
   Exchange x{session, std::move(req), RequestAccount(metrics_, limited ? &limiter_ : nullptr, m.label), std::move(m.param)};
   const std::string method(x.req.method_string());
 
-  if (x.req.method() == http::verb::options) return x.reply(preflight(x.req.keep_alive()));
+  if (x.req.method() == http::verb::options)
+    return x.reply(preflight(x.req.keep_alive(), !x.session->cors_origin().empty()));
   if (m.allowed.empty()) return x.reply_error(invalid(404, "", fmt::format("no route for {} {}", method, path), "not_found"));
   if (!m.route) {
     Response res = error_response(method_not_allowed(path, m.allowed, method), x.req.keep_alive());
     res.set(http::field::allow, m.allowed);
     return x.reply(std::move(res));
   }
-  if (m.route->needs_key && !authorize(x)) return;
+  if (m.route->websocket && !origins_.websocket_allowed(x.req[http::field::origin], x.req[http::field::host]))
+    return x.reply_error(invalid(403, "", "the WebSocket's Origin is not this server's and not in --allowed-origins",
+                                 "origin_not_allowed"));
+  if (m.route->needs_key && !authorize(x, m.route->websocket)) return;
   if (m.route->websocket && !beast::websocket::is_upgrade(x.req))
     return x.reply_error(invalid(426, "", fmt::format("{} takes a WebSocket upgrade", m.route->path), "upgrade_required"));
   m.route->handler(x);
 }
 
-bool RouteTable::authorize(Exchange& x) const {
+bool RouteTable::authorize(Exchange& x, bool websocket) const {
   if (!keys_.enabled()) {
     x.account.set_client(x.session->remote_address());
     return true;
   }
+  const std::string& address = x.session->remote_address();
+  // checked before the key, so that a guesser learns nothing more once blocked
+  if (const double wait = throttle_ ? throttle_->blocked_for(address) : 0; wait > 0) {
+    x.reply_error(auth_throttled(wait));
+    return false;
+  }
   std::string header(x.req[http::field::authorization]);
-  if (header.empty()) {
-    // browsers cannot set headers on a WebSocket: the key may come as ?api_key=
+  if (header.empty() && websocket) {
+    // browsers cannot set headers on a WebSocket: there alone the key may come
+    // as ?api_key= (elsewhere it would end up in logs and histories)
     const std::string q = query_param(x.req.target(), "api_key");
     if (!q.empty()) header = "Bearer " + q;
   }
@@ -105,6 +121,7 @@ bool RouteTable::authorize(Exchange& x) const {
     x.account.set_client(ApiKeys::label(*i));
     return true;
   }
+  if (throttle_) throttle_->failed(address);
   x.reply_error(unauthorized(!header.empty()));
   return false;
 }

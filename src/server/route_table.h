@@ -1,5 +1,6 @@
 // The one route table: method and path to a handler, with what the route
-// needs before its handler runs (an API key, a WebSocket upgrade) and whether
+// needs before its handler runs (an API key, a WebSocket upgrade from an
+// allowed Origin) and whether
 // its generations count against the rate limits. dispatch() answers CORS
 // preflights, unknown paths (404), wrong methods (405), missing keys (401)
 // and plain requests to upgrade routes (426) itself.
@@ -11,8 +12,10 @@
 #include <vector>
 
 #include "server/auth.h"
+#include "server/auth_throttle.h"
 #include "server/http_exchange.h"
 #include "server/metrics.h"
+#include "server/origins.h"
 #include "server/rate_limit.h"
 
 namespace dsv3::server {
@@ -28,7 +31,8 @@ struct Route {
 
 class RouteTable {
  public:
-  RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys);
+  RouteTable(Metrics& metrics, RateLimiter& limiter, const ApiKeys& keys, AllowedOrigins origins = {},
+             AuthThrottle* throttle = nullptr);
   void add(Route route);
 
   struct Match {
@@ -44,11 +48,14 @@ class RouteTable {
 
  private:
   // Sets the client for rate limits; with keys on, answers 401 and returns false when none matches.
-  bool authorize(Exchange& x) const;
+  // Only a WebSocket route takes the key as ?api_key=.
+  bool authorize(Exchange& x, bool websocket) const;
 
   Metrics& metrics_;
   RateLimiter& limiter_;
   const ApiKeys& keys_;
+  AllowedOrigins origins_;  // for the Origin check of WebSocket upgrades
+  AuthThrottle* throttle_;  // null: bad keys are not throttled
   std::vector<Route> routes_;
 };
 

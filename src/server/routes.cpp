@@ -15,7 +15,7 @@ namespace dsv3::server {
 using nlohmann::json;
 using http::verb;
 
-Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.keys) {
+Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.keys, c_.origins, c_.auth_throttle) {
   // open to all: browsers, load balancers and scrapers carry no key
   table_.add({.method = verb::get, .path = "/", .handler = [](Exchange& x) {
                 x.reply(http::status::ok, std::string(chat_page()), "text/html; charset=utf-8");
@@ -27,9 +27,13 @@ Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.k
   table_.add({.method = verb::get, .path = "/v1/models", .needs_key = true, .handler = [this](Exchange& x) { models(x); }});
   table_.add({.method = verb::get, .path = "/v1/models/{id}", .needs_key = true, .handler = [this](Exchange& x) { models(x); }});
   table_.add({.method = verb::post, .path = "/v1/chat/completions", .needs_key = true, .rate_limited = true,
-              .handler = [this](Exchange& x) { generate_over_http(x, c_.scheduler, c_.model, Endpoint::kChat, c_.max_json_depth); }});
+              .handler = [this](Exchange& x) {
+                generate_over_http(x, c_.scheduler, c_.model, Endpoint::kChat, c_.max_json_depth, c_.streams);
+              }});
   table_.add({.method = verb::post, .path = "/v1/completions", .needs_key = true, .rate_limited = true,
-              .handler = [this](Exchange& x) { generate_over_http(x, c_.scheduler, c_.model, Endpoint::kCompletion, c_.max_json_depth); }});
+              .handler = [this](Exchange& x) {
+                generate_over_http(x, c_.scheduler, c_.model, Endpoint::kCompletion, c_.max_json_depth, c_.streams);
+              }});
   table_.add({.method = verb::get, .path = "/ws", .needs_key = true, .rate_limited = true, .websocket = true,
               .handler = [this](Exchange& x) { serve_websocket_chat(x, c_); }});
 }

@@ -4,8 +4,9 @@ namespace dsv3::server {
 
 namespace websocket = beast::websocket;
 
-WsSession::WsSession(beast::tcp_stream&& stream, uint64_t max_message_bytes) : ws_(std::move(stream)) {
-  ws_.read_message_max(max_message_bytes);
+WsSession::WsSession(beast::tcp_stream&& stream, Limits limits) : ws_(std::move(stream)), limits_(limits) {
+  // Beast fails a longer message itself, closing with 1009 (message too big)
+  ws_.read_message_max(limits.max_message_bytes);
 }
 
 WsSession::~WsSession() = default;
@@ -29,9 +30,24 @@ void WsSession::read() {
     if (ec) return self->end();
     std::string text = beast::buffers_to_string(self->buffer_.data());
     self->buffer_.consume(self->buffer_.size());
+    if (self->over_rate()) {
+      self->open_ = false;  // nothing more is sent but the close (Beast waits out a write in flight)
+      self->ws_.async_close({websocket::close_code::policy_error, "too many messages per minute"},
+                            [self](beast::error_code) { self->end(); });
+      return;
+    }
     if (self->callbacks_.on_message) self->callbacks_.on_message(std::move(text));
     self->read();
   });
+}
+
+bool WsSession::over_rate() {
+  if (limits_.messages_per_minute == 0) return false;
+  const auto now = std::chrono::steady_clock::now();
+  while (!recent_.empty() && now - recent_.front() >= std::chrono::minutes(1)) recent_.pop_front();
+  if (recent_.size() >= limits_.messages_per_minute) return true;
+  recent_.push_back(now);
+  return false;
 }
 
 void WsSession::send(std::string text) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -20,9 +21,14 @@ namespace {
 // One connection's conversation with the engine: one request at a time.
 class WsConversation final : public AnswerChannel, public std::enable_shared_from_this<WsConversation> {
  public:
-  WsConversation(Scheduler& scheduler, const ModelInfo& model, int max_json_depth, RequestAccount account,
-                 std::weak_ptr<WsSession> ws)
-      : scheduler_(scheduler), model_(model), max_json_depth_(max_json_depth), account_(std::move(account)), ws_(std::move(ws)) {}
+  WsConversation(Scheduler& scheduler, const ModelInfo& model, int max_json_depth, StreamLimits* streams,
+                 RequestAccount account, std::weak_ptr<WsSession> ws)
+      : scheduler_(scheduler),
+        model_(model),
+        max_json_depth_(max_json_depth),
+        streams_(streams),
+        account_(std::move(account)),
+        ws_(std::move(ws)) {}
 
   void on_message(const std::string& text);
   void on_close() { cancel_running(); }
@@ -60,6 +66,7 @@ class WsConversation final : public AnswerChannel, public std::enable_shared_fro
   Scheduler& scheduler_;
   const ModelInfo& model_;
   int max_json_depth_;
+  StreamLimits* streams_;
   RequestAccount account_;  // the route and client; each request is timed from its message
   std::weak_ptr<WsSession> ws_;
   std::mutex mu_;
@@ -115,18 +122,23 @@ void WsConversation::on_message(const std::string& text) {
   if (running_)
     return send_error(invalid("", "a request is already running on this connection; wait for its "
                                   "'done' message or send {\"type\":\"cancel\"}", "busy"));
-  running_ = start_generation(scheduler_, std::move(account), parse_request_json(Endpoint::kChat, msg, model_), *this);
+  running_ =
+      start_generation(scheduler_, std::move(account), parse_request_json(Endpoint::kChat, msg, model_), *this, streams_);
 }
 
 }  // namespace
 
 void serve_websocket_chat(Exchange& x, const ServerContext& c) {
   x.account.answered(101);
-  auto ws = std::make_shared<WsSession>(x.session->take_stream(), c.max_body_bytes);
-  auto conv = std::make_shared<WsConversation>(c.scheduler, c.model, c.max_json_depth, x.account, ws);
+  // the upgrade's place under the connection caps goes with the WebSocket until it closes
+  auto ticket = std::make_shared<std::optional<ConnectionLimits::Ticket>>(x.session->take_ticket());
+  auto ws = std::make_shared<WsSession>(x.session->take_stream(),
+                                        WsSession::Limits{c.ws_max_message_bytes, c.ws_max_messages_per_minute});
+  auto conv = std::make_shared<WsConversation>(c.scheduler, c.model, c.max_json_depth, c.streams, x.account, ws);
   c.metrics.connection(+1);
   ws->accept(std::move(x.req), {[conv](std::string m) { conv->on_message(m); },
-                                [conv, &m = c.metrics] {
+                                [conv, &m = c.metrics, ticket] {
+                                  ticket->reset();
                                   m.connection(-1);
                                   conv->on_close();
                                 }});

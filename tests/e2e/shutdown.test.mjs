@@ -34,8 +34,10 @@ test("SIGTERM during a stream: the stream ends well-formed, then exit 0", async 
   const { events, done } = parseSse(text);
   assert.ok(done, "no [DONE] after SIGTERM");
   // 16000 tokens take far longer than the 1 s it got: cut off, not run to its end
-  const finish = events.map((e) => e.choices[0]?.finish_reason).filter(Boolean);
+  const finish = events.filter((e) => e.choices).map((e) => e.choices[0]?.finish_reason).filter(Boolean);
   assert.deepEqual(finish, ["cancelled"]);
+  // then an error event saying it was cut off, before [DONE]
+  assert.equal(events.at(-1).error?.code, "shutting_down");
   const r = await s.exit;
   assert.equal(r.code, 0, s.stderr());
   assert.match(s.stderr(), /SIGTERM: finishing running requests \(up to 1 s\)[\s\S]*stopped/);

@@ -396,6 +396,39 @@ TEST(Scheduler, QueueOfZeroTakesJobsWhileASlotIsFree) {
   EXPECT_EQ(c.wait(2).usage.completion_tokens, 1);
 }
 
+// Issue 13's burst: whatever the engine has moved into slots yet, a burst
+// gets exactly max_sequences + max_queue in (the queue once counted only
+// max_queue, so 17 to 24 of 64 got in with 8 + 16).
+TEST(Scheduler, ABurstGetsExactlySequencesPlusQueue) {
+  using Code = SubmitResult::Code;
+  Collector c;
+  SchedulerOptions o;
+  o.max_sequences = 4;
+  o.max_queue = 3;
+  o.context = 64;
+  Gate gate({1});
+  Scheduler s(tiny(), &tok(), o);
+  OpenOnExit open{gate};
+  // the engine is held inside the first job's first event: it moves no other job into a slot
+  Job running = greedy_job({1, 2, 3}, 60);
+  running.top_logprobs = 0;
+  const SubmitResult first = s.submit(running, gate.wrap(c.sink(0)));
+  ASSERT_EQ(first.code, Code::kOk);
+  ASSERT_TRUE(gate.wait_held(1));
+  std::vector<uint64_t> taken{first.id};
+  int refused = 0;
+  for (int i = 1; i < 20; ++i) {
+    const SubmitResult r = s.submit(greedy_job({1, 2, 3}, 60), c.sink(i));
+    if (r.code == Code::kOk) taken.push_back(r.id);
+    refused += r.code == Code::kQueueFull ? 1 : 0;
+  }
+  EXPECT_EQ(taken.size(), 7u);
+  EXPECT_EQ(refused, 13);
+  for (uint64_t id : taken) s.cancel(id);
+  gate.release_all();
+  EXPECT_EQ(c.wait(0).finish, FinishReason::kCancelled);
+}
+
 TEST(Scheduler, RefusesWhenTheQueueIsFullAndChecksJobs) {
   using Code = SubmitResult::Code;
   Collector c;
@@ -534,6 +567,25 @@ TEST(Scheduler, ShutdownCancelsWhatIsLeftAndRefusesNewJobs) {
   const SchedulerStats st = s->stats();
   EXPECT_EQ(st.active, 0);
   EXPECT_EQ(st.queued, 0);
+}
+
+// A second SIGTERM: hurry() ends a long shutdown wait at once, and what is
+// left still gets its last event.
+TEST(Scheduler, HurryEndsTheShutdownWait) {
+  Collector c;
+  SchedulerOptions o;
+  o.max_sequences = 1;
+  o.context = int64_t{1} << 24;
+  auto s = std::make_unique<Scheduler>(tiny(), &tok(), o);
+  Job endless = greedy_job(prompt_ids(0), int64_t{1} << 23);
+  endless.top_logprobs = 0;
+  ASSERT_EQ(s->submit(endless, c.sink(0)).code, SubmitResult::Code::kOk);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stopping = std::async(std::launch::async, [&] { s->shutdown(std::chrono::hours(1)); });
+  s->hurry();
+  stopping.get();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::minutes(1));
+  EXPECT_EQ(c.wait(0).finish, FinishReason::kCancelled);
 }
 
 }  // namespace
