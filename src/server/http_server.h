@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "server/http_request_rules.h"
 
 namespace dsv3::server {
 
@@ -41,14 +42,6 @@ class HttpHandler {
   // is the reason as plain text; an API answers in its own error format.
   virtual Response rejected(http::status status, std::string_view reason);
   virtual void connection(int delta) {}  // +1 opened, -1 closed
-};
-
-struct HttpOptions {
-  uint64_t max_body_bytes = 1 << 20;
-  uint32_t max_header_bytes = 16 * 1024;   // start line and fields together (431 beyond)
-  uint32_t max_header_fields = 100;        // 431 beyond
-  uint32_t max_trailer_bytes = 16 * 1024;  // chunk-size lines and trailers of a chunked body (431 beyond)
-  std::chrono::seconds read_timeout{30};  // to read one request, and for idle keep-alive connections
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -83,7 +76,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_body();
   void on_read(beast::error_code ec);
   bool read_failed(beast::error_code ec);  // answers or closes on an error
-  void reject(http::status status, const char* reason);  // answers through the handler, then closes
+  void reject(Rejection r);  // answers through the handler, then closes
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void flush();
@@ -99,7 +92,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpOptions options_;
   std::string remote_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   uint64_t header_bytes_ = 0;  // of the request being read
 
   // exchange state (strand only)
