@@ -7,7 +7,8 @@ PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
       libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
       libboost1.81-dev chromium lcov stress-ng
-      clang-14 libclang-rt-14-dev)  # the fuzz targets (libFuzzer)
+      clang-14 libclang-rt-14-dev  # the fuzz targets (libFuzzer)
+      python3-jinja2)  # the Jinja engine's differential test
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

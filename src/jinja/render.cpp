@@ -328,7 +328,9 @@ class Renderer {
 
   [[gnu::noinline]] Result<Flow> exec_filter_block(const Stmt& s, std::string& out) {
     std::string buf;
+    frames_.emplace_back();  // as in Jinja, what the body sets stays in the block
     DSV3_ASSIGN_OR_RETURN(Flow flow, exec_body(s.body, buf));
+    frames_.pop_back();
     DSV3_ASSIGN_OR_RETURN(Value v, eval_with_placeholder(*s.expr, Value::string(std::move(buf))));
     DSV3_RETURN_IF_ERROR(emit(out, to_str(v), s.pos));
     return flow;

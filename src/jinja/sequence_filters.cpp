@@ -281,7 +281,10 @@ Result<Value> f_sort(const Value& v, const CallArgs& args, Budget& budget) {
   const bool cs = bool_arg(a[1], false);
   std::vector<Value> keys;
   keys.reserve(items.size());
-  for (const Value& item : items) keys.push_back(sort_key(given(a[2]) ? get_path(item, a[2]) : item, cs));
+  // Jinja's sort keys are one-item lists (make_multi_attrgetter), so equal
+  // items never meet `<`: [None, None]|sort is fine where None < None is not
+  for (const Value& item : items)
+    keys.push_back(Value::list({sort_key(given(a[2]) ? get_path(item, a[2]) : item, cs)}));
   DSV3_ASSIGN_OR_RETURN(auto out, sorted(std::move(items), keys, bool_arg(a[0], false), budget));
   return Value::list(std::move(out));
 }

@@ -10,6 +10,41 @@
 namespace dsv3::jinja {
 namespace {
 
+// Python's str.ljust / rjust / center (width in code points, one fill
+// character) and zfill (zeros after a leading sign).
+Result<Value> py_pad(std::string_view name, const std::string& s, const CallArgs& args, Budget& budget) {
+  const bool zfill = name == "zfill";
+  DSV3_ASSIGN_OR_RETURN(auto a, zfill ? bind(name, args, {"width"}) : bind(name, args, {"width", "fillchar"}));
+  if (!a[0].is_integral()) return make_error("{}() width must be an integer", name);
+  const int64_t width = a[0].as_int();
+  std::string fill = " ";
+  if (zfill) {
+    fill = "0";
+  } else if (given(a[1])) {
+    if (!a[1].is_string() || utf8_length(a[1].as_string()) != 1)
+      return make_error("The fill character must be exactly one character long");
+    fill = a[1].as_string();
+  }
+  const auto len = static_cast<int64_t>(utf8_length(s));
+  if (width <= len) return Value::string(s);
+  const int64_t marg = width - len;
+  DSV3_RETURN_IF_ERROR(budget.string_size(static_cast<size_t>(marg)));  // first, so the product below cannot overflow
+  DSV3_RETURN_IF_ERROR(budget.string_size(static_cast<size_t>(marg) * fill.size() + s.size()));
+  auto repeat = [&](int64_t n) {
+    std::string r;
+    for (int64_t i = 0; i < n; ++i) r += fill;
+    return r;
+  };
+  if (name == "ljust") return Value::string(s + repeat(marg));
+  if (name == "rjust") return Value::string(repeat(marg) + s);
+  if (zfill) {
+    const size_t sign = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+    return Value::string(s.substr(0, sign) + repeat(marg) + s.substr(sign));
+  }
+  const int64_t left = marg / 2 + (marg & width & 1);  // CPython's rounding
+  return Value::string(repeat(left) + s + repeat(marg - left));
+}
+
 // Python's str.split / rsplit.
 Result<Value> py_split(const std::string& s, const Value& sep_v, const Value& max_v, bool from_right) {
   DSV3_ASSIGN_OR_RETURN(int64_t maxsplit, int_arg(max_v, "maxsplit", -1));
@@ -217,6 +252,7 @@ Result<Value> string_method(const std::string& s, std::string_view name, const C
     }
     return Value::string(std::move(out));
   }
+  if (name == "ljust" || name == "rjust" || name == "center" || name == "zfill") return py_pad(name, s, args, budget);
   if (name == "format") return str_format(s, args, budget);
   if (name == "isdigit" || name == "isdecimal" || name == "isnumeric" || name == "isalpha" ||
       name == "isalnum" || name == "isspace" || name == "islower" || name == "isupper") {

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
-#include <algorithm>
 #include <limits>
 
 namespace dsv3::server {
@@ -61,7 +60,7 @@ void HttpSession::on_strand(F&& f) {
 
 void HttpSession::start() {
   on_strand([this] {
-    if (!ticket_) return reject(http::status::service_unavailable, "too many connections; try again later");
+    if (!ticket_) return reject({http::status::service_unavailable, "too many connections; try again later"});
     read_request();
   });
 }
@@ -70,19 +69,16 @@ void HttpSession::read_request() {
   if (closed_) return;
   in_exchange_ = streaming_ = ending_ = false;
   on_gone_ = nullptr;
-  parser_.emplace();
-  parser_->body_limit(options_.max_body_bytes);
+  reset_parser(parser_, options_);
   header_bytes_ = 0;
   // a pipelined request has begun already; otherwise the connection is idle until a byte comes
   stream_.expires_after(buffer_.size() ? options_.request_timeout : options_.idle_timeout);
   read_header_part();
 }
 
-// The header is read piece by piece rather than with async_read_header:
-// Beast applies header_limit to each read's unparsed rest, not to the whole
-// header, so many small fields arriving over many reads would pass it.
+// The header is read piece by piece rather than with async_read_header (see header_limit_left).
 void HttpSession::read_header_part() {
-  parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes - header_bytes_));
+  parser_->header_limit(header_limit_left(options_, header_bytes_));
   http::async_read_some(stream_, buffer_, *parser_,
                         [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_header_part(ec, n); });
 }
@@ -93,26 +89,15 @@ void HttpSession::on_header_part(beast::error_code ec, std::size_t n) {
   // request_timeout, not reset by each byte that trickles in
   if (header_bytes_ == 0 && n > 0) stream_.expires_after(options_.request_timeout);
   header_bytes_ += n;
-  const auto& fields = parser_->get().base();
-  if (header_bytes_ >= options_.max_header_bytes && !parser_->is_header_done())
-    return reject(http::status::request_header_fields_too_large, "the request headers are too large");
-  if (static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) > options_.max_header_fields)
-    return reject(http::status::request_header_fields_too_large, "the request has too many header fields");
+  if (auto r = check_header_part(*parser_, header_bytes_, options_)) return reject(*r);
   if (!parser_->is_header_done()) return read_header_part();
   on_header();
 }
 
 bool HttpSession::read_failed(beast::error_code ec) {
   if (!ec) return false;
-  if (ec == http::error::body_limit) {
-    reject(http::status::payload_too_large, "the request body is too large");
-  } else if (ec == http::error::buffer_overflow) {
-    reject(http::status::request_header_fields_too_large, "the chunked body's trailers (or a chunk line) are too large");
-  } else if (ec == http::error::header_limit) {
-    reject(http::status::request_header_fields_too_large, "the request headers are too large");
-  } else if (ec.category() == beast::error_code(http::error::bad_method).category() && ec != http::error::end_of_stream &&
-             ec != http::error::partial_message) {
-    reject(http::status::bad_request, "malformed HTTP request");
+  if (auto r = rejection_for(ec)) {
+    reject(*r);
   } else {
     close();  // closed, reset, timed out, or cut off mid-request
   }
@@ -120,15 +105,9 @@ bool HttpSession::read_failed(beast::error_code ec) {
 }
 
 void HttpSession::on_header() {
-  const auto& h = parser_->get();
-  // RFC 9112 6.3: a body framed by a coding other than chunked has no knowable
-  // length; its bytes must not be read as the next request
-  if (h.find(http::field::transfer_encoding) != h.end() && !parser_->chunked())
-    return reject(http::status::bad_request, "Transfer-Encoding other than chunked is not supported");
-  if (beast::iequals(h[http::field::expect], "100-continue") && !parser_->is_done()) {
+  if (auto r = check_header(*parser_, options_)) return reject(*r);
+  if (wants_continue(*parser_)) {
     // curl asks before sending a large body; say yes rather than make it wait a second
-    if (parser_->content_length() && *parser_->content_length() > options_.max_body_bytes)
-      return reject(http::status::payload_too_large, "the request body is too large");
     auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
     return net::async_write(stream_, net::buffer(*cont), [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -139,10 +118,7 @@ void HttpSession::on_header() {
 }
 
 void HttpSession::read_body() {
-  // Beast holds a chunk-size line or the trailers unparsed until they end,
-  // with no limit of its own; a cap on the buffer bounds them (buffer_overflow).
-  // Body bytes are parsed as they come, so they never fill it.
-  buffer_.max_size(std::max<std::size_t>(buffer_.size(), options_.max_trailer_bytes) + 1);
+  buffer_.max_size(body_buffer_cap(buffer_.size(), options_));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
 }
@@ -162,8 +138,8 @@ void HttpSession::on_read(beast::error_code ec) {
   handler_.handle(std::move(req), shared_from_this());
 }
 
-void HttpSession::reject(http::status status, const char* reason) {
-  Response res = handler_.rejected(status, reason);
+void HttpSession::reject(Rejection r) {
+  Response res = handler_.rejected(r.status, r.reason);
   // the rest of the stream cannot be trusted: answer and close
   keep_alive_ = false;
   in_exchange_ = true;

@@ -18,7 +18,7 @@
 
 #include "base/status.h"
 #include "server/connection_limits.h"
-#include "server/origins.h"
+#include "server/http_request_rules.h"
 
 namespace dsv3::server {
 
@@ -43,21 +43,6 @@ class HttpHandler {
   // is the reason as plain text; an API answers in its own error format.
   virtual Response rejected(http::status status, std::string_view reason);
   virtual void connection(int delta) {}  // +1 opened, -1 closed
-};
-
-struct HttpOptions {
-  uint64_t max_body_bytes = 1 << 20;
-  uint32_t max_header_bytes = 16 * 1024;   // start line and fields together (431 beyond)
-  uint32_t max_header_fields = 100;        // 431 beyond
-  uint32_t max_trailer_bytes = 16 * 1024;  // chunk-size lines and trailers of a chunked body (431 beyond)
-  // A request must arrive whole within request_timeout of its first byte (a
-  // client trickling bytes gets no more); a connection waits idle_timeout for
-  // one to begin. Either past: the connection is closed.
-  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
-  std::size_t max_connections = 1024;          // 0: unlimited; beyond: 503 and closed
-  std::size_t max_connections_per_client = 64;  // per remote address; 0: unlimited
-  AllowedOrigins origins;                 // who gets a CORS header (none by default)
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -98,7 +83,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_body();
   void on_read(beast::error_code ec);
   bool read_failed(beast::error_code ec);  // answers or closes on an error
-  void reject(http::status status, const char* reason);  // answers through the handler, then closes
+  void reject(Rejection r);  // answers through the handler, then closes
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void probe();  // after a half-close: is the client still there?
@@ -118,7 +103,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string remote_;
   std::optional<ConnectionLimits::Ticket> ticket_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   uint64_t header_bytes_ = 0;  // of the request being read
 
   // exchange state (strand only)

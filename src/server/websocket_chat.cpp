@@ -5,12 +5,13 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
 #include "server/generation.h"
-#include "server/json_depth.h"
 #include "server/json_dump.h"
 #include "server/openai_response.h"
 #include "server/websocket.h"
+#include "server/websocket_message.h"
 
 namespace dsv3::server {
 
@@ -110,20 +111,16 @@ std::shared_ptr<AnswerWriter> WsConversation::open(const ParsedRequest& p) {
 
 void WsConversation::on_message(const std::string& text) {
   RequestAccount account = account_.restarted();
-  if (auto e = json_too_deep(text, max_json_depth_)) return send_error(*e);
-  json msg = json::parse(text, nullptr, false);
-  if (msg.is_discarded()) return send_error(invalid("", "the message is not valid JSON", "invalid_json"));
-  if (msg.is_object() && msg.contains("type") && msg["type"] == "cancel") return cancel_running();
-  if (msg.is_object() && msg.contains("type") && msg["type"] != "chat")
-    return send_error(invalid("type", "'type' must be 'chat' (a request) or 'cancel'"));
-  if (msg.is_object()) msg.erase("type");
+  WsMessage m = parse_ws_message(text, max_json_depth_);
+  if (const auto* e = std::get_if<ApiError>(&m)) return send_error(*e);
+  if (std::holds_alternative<WsCancel>(m)) return cancel_running();
   // held across submit so the job's end cannot clear `running_` before it is set
   std::lock_guard lock(mu_);
   if (running_)
     return send_error(invalid("", "a request is already running on this connection; wait for its "
                                   "'done' message or send {\"type\":\"cancel\"}", "busy"));
-  running_ =
-      start_generation(scheduler_, std::move(account), parse_request_json(Endpoint::kChat, msg, model_), *this, streams_);
+  running_ = start_generation(scheduler_, std::move(account),
+                              parse_request_json(Endpoint::kChat, std::get<WsChat>(m).body, model_), *this, streams_);
 }
 
 }  // namespace

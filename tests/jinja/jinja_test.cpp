@@ -794,5 +794,25 @@ TEST(JinjaTemplate, ParsedOnceRenderedManyTimes) {
   EXPECT_EQ(d->render(J(R"({"d": {"b": 1, "a": 2}})")).value(), "{\"b\": 1, \"a\": 2}");
 }
 
+// Found by the differential test against jinja2 (jinja_differential_test.cpp).
+TEST(JinjaDifferentialFinds, FilterBlockBodiesHaveTheirOwnScope) {
+  EXPECT_EQ(render("{% set v = 0 %}{% filter upper %}{% set v = 'x' %}{{ v }}{% endfilter %}[{{ v }}]"), "X[0]");
+  EXPECT_EQ(render("{% filter upper %}{% set w = 1 %}{% endfilter %}[{{ w }}]"), "[]");
+}
+
+TEST(JinjaDifferentialFinds, PaddingStringMethods) {
+  EXPECT_EQ(render("{{ 'ab'.center(7, '*') }}|{{ '-42'.zfill(6) }}|{{ '+x'.zfill(4) }}|{{ 'ab'.ljust(4, '.') }}|"
+                   "{{ 'ab'.rjust(3) }}|{{ '\u00e9'.center(4, '\u00fc') }}|{{ 'long'.ljust(2) }}"),
+            "***ab**|-00042|+00x|ab..| ab|\u00fc\u00e9\u00fc\u00fc|long");
+  EXPECT_TRUE(contains(error_of("{{ 'a'.ljust(3, 'xy') }}"), "exactly one character"));
+  EXPECT_TRUE(contains(error_of("{{ 'a'.rjust(10**12) }}"), "exceeds the limit"));
+}
+
+TEST(JinjaDifferentialFinds, SortingEqualIncomparableItemsIsFine) {
+  // jinja2's sort keys are one-item lists, so equal items never meet `<`
+  EXPECT_EQ(render("{{ [none, none]|sort }}"), "[None, None]");
+  EXPECT_TRUE(contains(error_of("{{ [none, 1]|sort }}"), "compare"));
+}
+
 }  // namespace
 }  // namespace dsv3::test
