@@ -47,6 +47,7 @@ class GgufBuilder {
   std::string bytes;
 };
 
+// The image must outlive the result (its views point into it).
 Result<GgufFile> parse(const std::string& bytes) {
   return GgufFile::parse({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "test.gguf");
 }
@@ -72,7 +73,8 @@ std::string good_file() {
 }
 
 TEST(Gguf, ReadsMetadataAndTensors) {
-  auto g = parse(good_file());
+  const std::string bytes = good_file();  // the views point into it
+  auto g = parse(bytes);
   ASSERT_TRUE(g.ok()) << g.error().message;
   EXPECT_EQ(g->version(), 3u);
   EXPECT_EQ(g->alignment(), 32u);
