@@ -60,7 +60,7 @@ Result<SafetensorsFile> SafetensorsFile::parse(MappedFile file) {
         !(*off)[1].is_number_unsigned())
       return make_error("{}: tensor {}: data_offsets must be two non-negative integers", path, name);
     auto dtype = dtype_from_name(dt->get<std::string>());
-    if (!dtype) return make_error("{}: tensor {}: unknown dtype \"{}\"", path, name, dt->get<std::string>());
+    if (!dtype || is_block_format(*dtype)) return make_error("{}: tensor {}: unknown dtype \"{}\"", path, name, dt->get<std::string>());
     TensorView v;
     v.name = name;
     v.dtype = *dtype;

@@ -1,5 +1,6 @@
 // A weight matrix viewed in its stored dtype (never converted in memory).
 // FP8 matrices carry block multipliers: w[i][j] = q[i][j] * scale[i/B][j/B].
+// Block formats (Q8_0, Q4_K, ...) hold their scales inside each row's blocks.
 #pragma once
 #include <cstdint>
 
@@ -23,7 +24,8 @@ struct Matrix {
     m.rows = count;
     return m;
   }
-  int64_t stored_bytes() const { return rows * cols * static_cast<int64_t>(dtype_size(dtype)); }
+  int64_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
+  int64_t stored_bytes() const { return rows * row_bytes(); }
 };
 
 // Writes row r of the view as f32 (out[cols]).

@@ -10,13 +10,20 @@ namespace {
 struct Entry {
   DType type;
   std::string_view name;
-  std::size_t size;
+  int64_t block, bytes;  // elements and bytes per block
 };
 constexpr Entry kTypes[] = {
-    {DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-    {DType::F8_E4M3, "F8_E4M3", 1}, {DType::I32, "I32", 4}, {DType::I64, "I64", 8},
-    {DType::U8, "U8", 1},
+    {DType::F32, "F32", 1, 4},      {DType::F16, "F16", 1, 2},      {DType::BF16, "BF16", 1, 2},
+    {DType::F8_E4M3, "F8_E4M3", 1, 1}, {DType::I32, "I32", 1, 4},   {DType::I64, "I64", 1, 8},
+    {DType::U8, "U8", 1, 1},        {DType::Q4_0, "Q4_0", 32, 18},  {DType::Q8_0, "Q8_0", 32, 34},
+    {DType::Q2_K, "Q2_K", 256, 84}, {DType::Q3_K, "Q3_K", 256, 110}, {DType::Q4_K, "Q4_K", 256, 144},
+    {DType::Q5_K, "Q5_K", 256, 176}, {DType::Q6_K, "Q6_K", 256, 210},
 };
+const Entry* entry(DType t) {
+  for (const auto& e : kTypes)
+    if (e.type == t) return &e;
+  return nullptr;
+}
 
 std::array<float, 256> make_fp8_table() {
   std::array<float, 256> t{};
@@ -39,9 +46,8 @@ std::array<float, 256> make_fp8_table() {
 const std::array<float, 256> kFp8E4M3ToF32 = make_fp8_table();
 
 std::string_view dtype_name(DType t) {
-  for (const auto& e : kTypes)
-    if (e.type == t) return e.name;
-  return "?";
+  const Entry* e = entry(t);
+  return e ? e->name : "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view s) {
@@ -51,9 +57,18 @@ std::optional<DType> dtype_from_name(std::string_view s) {
 }
 
 std::size_t dtype_size(DType t) {
-  for (const auto& e : kTypes)
-    if (e.type == t) return e.size;
-  return 0;
+  const Entry* e = entry(t);
+  return e && e->block == 1 ? static_cast<std::size_t>(e->bytes) : 0;
+}
+
+bool is_block_format(DType t) { return dtype_block(t) > 1; }
+int64_t dtype_block(DType t) {
+  const Entry* e = entry(t);
+  return e ? e->block : 1;
+}
+int64_t dtype_block_bytes(DType t) {
+  const Entry* e = entry(t);
+  return e ? e->bytes : 0;
 }
 
 uint8_t f32_to_fp8_e4m3(float f) {

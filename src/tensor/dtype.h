@@ -8,11 +8,20 @@
 
 namespace dsv3 {
 
-enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I32, I64, U8 };
+// The plain types, then ggml's block formats (as GGUF files store them): a
+// block of dtype_block() elements takes dtype_block_bytes() bytes, and a row
+// is a whole number of blocks.
+enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I32, I64, U8, Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
 
-std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...
+std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...; ggml's "Q4_K", ...
 std::optional<DType> dtype_from_name(std::string_view s);
+// Bytes per element of a plain type; 0 for a block format (use dtype_row_bytes).
 std::size_t dtype_size(DType t);
+bool is_block_format(DType t);
+int64_t dtype_block(DType t);        // elements per block: 1 for plain types
+int64_t dtype_block_bytes(DType t);  // bytes per block: dtype_size for plain types
+// Bytes of `cols` consecutive elements; cols must be a multiple of dtype_block(t).
+inline int64_t dtype_row_bytes(DType t, int64_t cols) { return cols / dtype_block(t) * dtype_block_bytes(t); }
 
 inline float bf16_to_f32(uint16_t v) {
   uint32_t bits = static_cast<uint32_t>(v) << 16;
