@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/model_text.h"
 #include "engine/completion.h"
 #include "engine/session.h"
 #include "model/safetensors.h"
@@ -68,9 +69,8 @@ void add_generate(CLI::App& app, int& exit_code) {
     const SamplingParams sp = so.params(o->model.model);
     if (Status st = sp.validate(l->model->config.vocab_size); !st) return void(exit_code = fail(2, st.error()));
     std::unique_ptr<text::Tokenizer> tokenizer;  // optional: only for the text field and stop strings
-    const auto tok_path = std::filesystem::path(o->model.model) / "tokenizer.json";
-    if (std::filesystem::exists(tok_path)) {
-      auto t = text::Tokenizer::load(tok_path.string());
+    if (has_tokenizer(o->model.model)) {
+      auto t = load_tokenizer(o->model.model);
       if (!t) return void(exit_code = fail(2, t.error()));
       tokenizer = std::move(t).value();
     }
@@ -114,7 +114,7 @@ void add_inspect(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("inspect", "print the architecture, sizes and dtypes of a checkpoint");
-  cmd->add_option("--model", o->model, "checkpoint directory")->required();
+  cmd->add_option("--model", o->model, "checkpoint directory or GGUF file")->required();
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->callback([o, &exit_code] {
     auto m = Model::load(o->model);

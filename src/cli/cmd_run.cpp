@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/model_text.h"
 #include "engine/completion.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -35,10 +36,9 @@ struct TextModel {
 Result<TextModel> load_text_model(const ModelOptions& mo, bool need_template) {
   TextModel t;
   DSV3_ASSIGN_OR_RETURN(t.loaded, load_model(mo));
-  const auto tok_path = std::filesystem::path(mo.model) / "tokenizer.json";
-  DSV3_ASSIGN_OR_RETURN(t.tokenizer, text::Tokenizer::load(tok_path.string()));
+  DSV3_ASSIGN_OR_RETURN(t.tokenizer, load_tokenizer(mo.model));
   if (need_template) {
-    DSV3_ASSIGN_OR_RETURN(auto c, text::ChatTemplate::load(mo.model));
+    DSV3_ASSIGN_OR_RETURN(auto c, load_chat_template(mo.model));
     t.chat = std::make_unique<text::ChatTemplate>(std::move(c));
   }
   return t;

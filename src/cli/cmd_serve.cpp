@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/model_text.h"
 #include "engine/scheduler.h"
 #include "server/auth.h"
 #include "server/auth_throttle.h"
@@ -68,10 +69,10 @@ int serve(const ServeOptions& o) {
   if (!keys) return fail(2, keys.error());
   auto loaded = load_model(o.model);
   if (!loaded) return fail(2, loaded.error());
-  auto tokenizer = text::Tokenizer::load((std::filesystem::path(o.model.model) / "tokenizer.json").string());
+  auto tokenizer = load_tokenizer(o.model.model);
   if (!tokenizer) return fail(2, tokenizer.error());
   std::unique_ptr<text::ChatTemplate> chat;
-  if (auto c = text::ChatTemplate::load(o.model.model)) {
+  if (auto c = load_chat_template(o.model.model)) {
     chat = std::make_unique<text::ChatTemplate>(std::move(c).value());
   } else {
     std::fprintf(stderr, "dsv3: warning: %s; /v1/chat/completions is off\n", c.error().message.c_str());

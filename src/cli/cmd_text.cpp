@@ -9,6 +9,7 @@
 #include "base/read_file.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/model_text.h"
 #include "engine/token_ids.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -16,11 +17,6 @@
 namespace dsv3::cli {
 
 namespace {
-Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return make_error("{}: model directory not found", dir);
-  return text::Tokenizer::load((std::filesystem::path(dir) / "tokenizer.json").string());
-}
 
 
 void write_exact(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
@@ -33,7 +29,7 @@ void add_tokenize(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("tokenize", "print the token ids of a text (no BOS added)");
-  cmd->add_option("--model", o->model, "model directory with tokenizer.json")->required();
+  cmd->add_option("--model", o->model, "model directory with tokenizer.json, or a GGUF file")->required();
   auto* t = cmd->add_option("--text", o->text, "the text");
   auto* f = cmd->add_option("--file", o->file, "read the text from a file");
   t->excludes(f);
@@ -66,7 +62,7 @@ void add_detokenize(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("detokenize", "print the text of token ids (exactly, no newline added)");
-  cmd->add_option("--model", o->model, "model directory with tokenizer.json")->required();
+  cmd->add_option("--model", o->model, "model directory with tokenizer.json, or a GGUF file")->required();
   cmd->add_option("--ids", o->ids, "comma-separated token ids")->required();
   cmd->add_flag("--skip-special", o->skip_special, "leave out special tokens");
   cmd->callback([o, &exit_code] {
@@ -87,7 +83,7 @@ void add_chat_template(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("chat-template", "render the model's chat template (byte-exact, no newline added)");
-  cmd->add_option("--model", o->model, "model directory with tokenizer_config.json")->required();
+  cmd->add_option("--model", o->model, "model directory with tokenizer_config.json, or a GGUF file")->required();
   cmd->add_option("--messages", o->messages, "JSON file: a list of {role, content}, or {messages, tools}")->required();
   cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant's turn opener");
   cmd->callback([o, &exit_code] {
@@ -101,7 +97,7 @@ void add_chat_template(CLI::App& app, int& exit_code) {
       tools = j.value("tools", nlohmann::ordered_json());
     }
     if (!messages.is_array()) return void(exit_code = fail(2, o->messages + ": expected a list of messages"));
-    auto tmpl = text::ChatTemplate::load(o->model);
+    auto tmpl = load_chat_template(o->model);
     if (!tmpl) return void(exit_code = fail(2, tmpl.error()));
     auto out = tmpl->render(messages, o->add_generation_prompt, tools);
     if (!out) return void(exit_code = fail(2, out.error()));

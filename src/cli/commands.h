@@ -19,5 +19,6 @@ void add_chat(CLI::App& app, int& exit_code);
 void add_synth(CLI::App& app, int& exit_code);
 void add_bench(CLI::App& app, int& exit_code);
 void add_serve(CLI::App& app, int& exit_code);
+void add_quantize(CLI::App& app, int& exit_code);
 
 }  // namespace dsv3::cli

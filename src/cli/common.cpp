@@ -39,7 +39,7 @@ int fail(int code, const std::string& message) {
 }
 
 void ModelOptions::add_to(CLI::App* cmd) {
-  cmd->add_option("--model", model, "checkpoint directory (config.json, safetensors, tokenizer files)")->required();
+  cmd->add_option("--model", model, "checkpoint directory (config.json, safetensors, tokenizer files) or a GGUF file")->required();
   cmd->add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--cache-dtype", cache_dtype, "latent cache storage: f32 (exact) or f16 (half the bytes)")
       ->check(CLI::IsMember({"f32", "f16"}));

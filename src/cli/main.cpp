@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   dsv3::cli::add_synth(app, exit_code);
   dsv3::cli::add_bench(app, exit_code);
   dsv3::cli::add_serve(app, exit_code);
+  dsv3::cli::add_quantize(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

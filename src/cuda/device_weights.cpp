@@ -193,6 +193,8 @@ Result<std::unique_ptr<DeviceWeights>> DeviceWeights::upload(const Model& model)
     DSV3_RETURN_IF_ERROR(p.matrix(a.q_b, "q_b_proj", d.q_b));
     DSV3_RETURN_IF_ERROR(p.matrix(a.q, "q_proj", d.q));
     DSV3_RETURN_IF_ERROR(p.matrix(a.kv_a, "kv_a_proj_with_mqa", d.kv_a));
+    if (a.split_kv_b)
+      return make_error("layer {}: MLA weights split into attn_k_b/attn_v_b (GGUF) are not read by the GPU yet", l);
     DSV3_RETURN_IF_ERROR(p.matrix(a.kv_b, "kv_b_proj", d.kv_b));
     DSV3_RETURN_IF_ERROR(p.matrix(a.o, "o_proj", d.o));
     if (a.kv_b.data != nullptr) {

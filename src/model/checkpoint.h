@@ -1,12 +1,17 @@
-// A Hugging Face checkpoint directory: config.json plus one model.safetensors
-// or shards listed by model.safetensors.index.json, all memory-mapped.
+// The mapped tensors of a model, by their Hugging Face names: a checkpoint
+// directory (config.json plus one model.safetensors or shards listed by
+// model.safetensors.index.json), or a GGUF file (or the first of a split
+// set) whose llama.cpp `deepseek2` tensors are viewed under those names.
 #pragma once
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "model/gguf.h"
 #include "model/safetensors.h"
 
 namespace dsv3 {
@@ -16,16 +21,25 @@ class Checkpoint {
   // progress(done, total) after each file is opened and checked.
   static Result<Checkpoint> open(const std::string& dir,
                                  const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
+  // NAME.gguf, or NAME-00001-of-0000N.gguf with its N - 1 siblings beside it.
+  static Result<Checkpoint> open_gguf(const std::string& path,
+                                      const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
+
+  // The GGUF file holding the metadata (the first of a split set), or null.
+  const GgufFile* gguf() const { return gguf_files_.empty() ? nullptr : gguf_files_.front().get(); }
 
   const std::string& dir() const { return dir_; }
   const TensorView* find(const std::string& name) const;
   const std::map<std::string, const TensorView*>& tensors() const { return by_name_; }
-  std::size_t file_count() const { return files_.size(); }
+  std::size_t file_count() const { return files_.size() + gguf_files_.size(); }
   std::size_t total_bytes() const;
 
  private:
   std::string dir_;
   std::vector<SafetensorsFile> files_;
+  std::vector<std::unique_ptr<GgufFile>> gguf_files_;
+  std::deque<std::string> gguf_paths_;  // stable addresses for TensorView::file
+  std::deque<TensorView> gguf_views_;   // GGUF tensors (experts one by one) under HF names
   std::map<std::string, const TensorView*> by_name_;
 };
 

@@ -46,8 +46,13 @@ Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const 
   // absorbed queries [n][heads][lora | rope]: each head's q_nope through its
   // W_uk^T (rows h * (nope + vd) of kv_b), q_pe rotated
   DSV3_ASSIGN_OR_RETURN(float* q_abs, be.scratch_as<float>(kAbsorbedQuery, n * nh * cw));
-  const ops::GroupedProduct absorb{.w = w.kv_b, .groups = nh, .row_step = nope + vd, .rows = nope, .transposed = true,
-                                   .x = q, .ldx = nh * qk, .x_step = qk, .y = q_abs, .ldy = nh * cw, .y_step = cw, .n = n};
+  // (split weights hold W_uk^T itself: rows h * lora of k_b)
+  const ops::GroupedProduct absorb =
+      w.split_kv_b
+          ? ops::GroupedProduct{.w = w.k_b, .groups = nh, .row_step = lora, .rows = lora, .x = q, .ldx = nh * qk,
+                                .x_step = qk, .y = q_abs, .ldy = nh * cw, .y_step = cw, .n = n}
+          : ops::GroupedProduct{.w = w.kv_b, .groups = nh, .row_step = nope + vd, .rows = nope, .transposed = true,
+                                .x = q, .ldx = nh * qk, .x_step = qk, .y = q_abs, .ldy = nh * cw, .y_step = cw, .n = n};
   DSV3_RETURN_IF_ERROR(be.grouped_matmul(absorb, precision));
   DSV3_RETURN_IF_ERROR(be.copy(q + nope, qk, n * nh, rope, q_abs + lora, cw));
   DSV3_RETURN_IF_ERROR(be.rope(rope_, q_abs + lora, cw, nh));
@@ -59,9 +64,9 @@ Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const 
 
   // values: each head's latent output through its W_uv (the next vd rows of kv_b), then o_proj
   DSV3_ASSIGN_OR_RETURN(float* heads, be.scratch_as<float>(kHeadOut, n * nh * vd));
-  const ops::GroupedProduct values{.w = w.kv_b, .groups = nh, .row0 = nope, .row_step = nope + vd, .rows = vd,
-                                   .x = lat, .ldx = nh * lora, .x_step = lora, .y = heads, .ldy = nh * vd, .y_step = vd,
-                                   .n = n};
+  const ops::GroupedProduct values{.w = w.split_kv_b ? w.v_b : w.kv_b, .groups = nh, .row0 = w.split_kv_b ? 0 : nope,
+                                   .row_step = w.split_kv_b ? vd : nope + vd, .rows = vd, .x = lat, .ldx = nh * lora,
+                                   .x_step = lora, .y = heads, .ldy = nh * vd, .y_step = vd, .n = n};
   DSV3_RETURN_IF_ERROR(be.grouped_matmul(values, precision));
   const ops::MatmulJob o{w.o, heads, nh * vd, n, out, hidden};
   return be.matmul({&o, 1}, precision);

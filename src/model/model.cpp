@@ -1,4 +1,5 @@
 #include "model/model.h"
+#include "model/gguf_config.h"
 #include "base/read_file.h"
 
 #include <algorithm>
@@ -42,7 +43,22 @@ Result<std::vector<int64_t>> generation_eos(const std::filesystem::path& path, i
 }
 }  // namespace
 
+Result<std::unique_ptr<Model>> Model::load_gguf(const std::string& path, const Progress& progress) {
+  auto m = std::make_unique<Model>();
+  DSV3_ASSIGN_OR_RETURN(m->checkpoint, Checkpoint::open_gguf(path, progress));
+  DSV3_ASSIGN_OR_RETURN(m->config, gguf_config(*m->checkpoint.gguf()));
+  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config));
+  m->eos_token_ids = m->config.eos_token_ids;
+  return m;
+}
+
+bool is_gguf_path(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::path(path).extension() == ".gguf" && !std::filesystem::is_directory(path, ec);
+}
+
 Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const Progress& progress) {
+  if (is_gguf_path(dir)) return load_gguf(dir, progress);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return make_error("{}: model directory not found", dir);
   auto m = std::make_unique<Model>();

@@ -21,10 +21,15 @@ struct Model {
   // generation_config.json's, when present.
   std::vector<int64_t> eos_token_ids;
 
-  // Loads DIR/config.json and the safetensors beside it. progress(done,
+  // Loads DIR/config.json and the safetensors beside it, or a GGUF file
+  // (a path ending in .gguf; the first part of a split set). progress(done,
   // total) is called as the weight files are opened and checked.
   using Progress = std::function<void(std::size_t done, std::size_t total)>;
   static Result<std::unique_ptr<Model>> load(const std::string& dir, const Progress& progress = nullptr);
+  static Result<std::unique_ptr<Model>> load_gguf(const std::string& path, const Progress& progress = nullptr);
 };
+
+// A path naming a GGUF file (not a checkpoint directory).
+bool is_gguf_path(const std::string& path);
 
 }  // namespace dsv3

@@ -28,6 +28,13 @@ class Binder {
       case DType::F32:
       case DType::BF16:
       case DType::F16:
+      case DType::Q4_0:
+      case DType::Q8_0:
+      case DType::Q2_K:
+      case DType::Q3_K:
+      case DType::Q4_K:
+      case DType::Q5_K:
+      case DType::Q6_K:
         return m;
       case DType::F8_E4M3:
         break;
@@ -96,7 +103,13 @@ class Binder {
     }
     DSV3_ASSIGN_OR_RETURN(at.kv_a, matrix(a + "kv_a_proj_with_mqa.weight", c.cache_width(), h));
     DSV3_ASSIGN_OR_RETURN(at.kv_a_norm, vector(a + "kv_a_layernorm.weight", c.kv_lora_rank));
-    DSV3_ASSIGN_OR_RETURN(at.kv_b, matrix(a + "kv_b_proj.weight", nh * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank));
+    if (ckpt_.find(a + "kv_b_proj.weight") == nullptr && ckpt_.find(a + "k_b_proj.weight") != nullptr) {
+      at.split_kv_b = true;
+      DSV3_ASSIGN_OR_RETURN(at.k_b, matrix(a + "k_b_proj.weight", nh * c.kv_lora_rank, c.qk_nope_head_dim));
+      DSV3_ASSIGN_OR_RETURN(at.v_b, matrix(a + "v_b_proj.weight", nh * c.v_head_dim, c.kv_lora_rank));
+    } else {
+      DSV3_ASSIGN_OR_RETURN(at.kv_b, matrix(a + "kv_b_proj.weight", nh * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank));
+    }
     DSV3_ASSIGN_OR_RETURN(at.o, matrix(a + "o_proj.weight", h, nh * c.v_head_dim));
     const std::string m = p + "mlp.";
     l.is_moe = is_moe;
@@ -210,7 +223,12 @@ void tally_layer_common(const LayerWeights& l, Tally& t) {
   }
   t.add(a.kv_a);
   t.add(a.kv_a_norm);
-  t.add(a.kv_b);
+  if (a.split_kv_b) {
+    t.add(a.k_b);
+    t.add(a.v_b);
+  } else {
+    t.add(a.kv_b);
+  }
   t.add(a.o);
   if (!l.is_moe) {
     t.add(l.mlp);
@@ -226,7 +244,7 @@ WeightStats weight_stats(const Weights& w, const ModelConfig& cfg) {
   Tally total, active;
   total.add(w.embed);
   active.params += cfg.hidden_size;  // one embedding row
-  active.bytes += cfg.hidden_size * static_cast<int64_t>(dtype_size(w.embed.dtype));
+  active.bytes += w.embed.row_bytes();
   for (const auto& l : w.layers) {
     tally_layer_common(l, total);
     tally_layer_common(l, active);

@@ -31,6 +31,10 @@ struct AttentionWeights {
   ops::Matrix kv_a;                 // [kv_lora_rank + qk_rope_head_dim, hidden]
   std::vector<float> kv_a_norm;
   ops::Matrix kv_b;                 // [heads * (qk_nope + v_head), kv_lora_rank]
+  // or, as GGUF files split it: per head W_uk^T [kv_lora_rank, qk_nope] and
+  // W_uv [v_head, kv_lora_rank], heads stacked (kv_b is then empty)
+  bool split_kv_b = false;
+  ops::Matrix k_b, v_b;
   ops::Matrix o;                    // [hidden, heads * v_head]
 };
 

@@ -21,10 +21,21 @@
 
 namespace dsv3::text {
 
+// A vocabulary as GGUF files list it (llama.cpp's tokenizer.ggml.* keys).
+struct VocabList {
+  std::vector<std::string> tokens;  // id order; byte-level symbols, or the text of added tokens
+  std::vector<int32_t> types;       // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+  std::vector<std::string> merges;  // "left right"
+  std::string pre;                  // the pre-tokenizer's name, e.g. "deepseek-v3"
+};
+
 class Tokenizer {
  public:
   static Result<std::unique_ptr<Tokenizer>> load(const std::string& tokenizer_json_path);
   static Result<std::unique_ptr<Tokenizer>> parse(std::string_view json_text, const std::string& where);
+  // Control and user-defined tokens become added tokens (control ones
+  // special), the pre-tokenizer is the one the name stands for.
+  static Result<std::unique_ptr<Tokenizer>> from_vocab_list(const VocabList& v, const std::string& where);
 
   // Token ids of text; no BOS is added.
   std::vector<int32_t> encode(std::string_view text) const;

@@ -1,0 +1,38 @@
+// dsv3 quantize: an HF checkpoint written as a GGUF file of a ggml quant mix.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/gguf_export.h"
+
+namespace dsv3::cli {
+
+void add_quantize(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<QuantizeOptions>();
+  auto paths = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* cmd = app.add_subcommand(
+      "quantize", "write a checkpoint as a GGUF file (llama.cpp's deepseek2 layout) in a ggml quantization mix");
+  cmd->add_option("--model", paths->first, "checkpoint directory (bf16, f32 or FP8 safetensors)")->required();
+  cmd->add_option("--out", paths->second, "output .gguf file")->required();
+  cmd->add_option("--type", o->type,
+                  "f32, f16, bf16, q8_0, q4_0, q6_k, q5_k_m, q4_k_m, q3_k_m or q2_k (the _m mixes keep more bits "
+                  "where llama.cpp's do)")
+      ->capture_default_str();
+  cmd->add_option("--keep", o->keep, "regex over GGUF tensor names left unquantized (repeatable), e.g. 'attn_'");
+  cmd->add_option("--name", o->name, "general.name (default: the directory's name)");
+  cmd->callback([o, paths, &exit_code] {
+    const bool tty = ::isatty(STDERR_FILENO);
+    auto progress = [&](std::size_t done, std::size_t total, const std::string& what) {
+      if (tty) std::fprintf(stderr, "\r\033[K[%zu/%zu] %s", done, total, what.c_str());
+      if (tty && done == total) std::fprintf(stderr, "\n");
+    };
+    if (Status st = quantize_to_gguf(paths->first, paths->second, *o, progress); !st)
+      return void(exit_code = fail(2, st.error()));
+  });
+}
+
+}  // namespace dsv3::cli

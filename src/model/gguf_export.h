@@ -1,0 +1,34 @@
+// `dsv3 quantize`: a Hugging Face checkpoint (bf16, f32 or FP8 with block
+// scales) written as a GGUF file that llama.cpp loads as `deepseek2` (MLA
+// with attn_k_b / attn_v_b, routed experts stacked), its matrices converted
+// to the recipe's ggml types one row at a time, so memory stays bounded.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "tensor/dtype.h"
+
+namespace dsv3 {
+
+struct QuantizeOptions {
+  // f32, f16, bf16, q8_0, q4_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k
+  std::string type = "q8_0";
+  std::vector<std::string> keep;  // regexes over GGUF tensor names kept unquantized
+  std::string name;               // general.name (default: the directory's name)
+};
+
+// The recipe names quantize() accepts.
+const std::vector<std::string>& quantize_types();
+
+// The ggml type the recipe gives a matrix (GGUF name, its layer or -1, the
+// model's layer count, its row length).
+Result<DType> recipe_type(const std::string& recipe, const std::string& gguf_name, int64_t layer, int64_t layers,
+                          int64_t cols);
+
+// progress(done, total) after each tensor is written.
+Status quantize_to_gguf(const std::string& model_dir, const std::string& out, const QuantizeOptions& o,
+                        const std::function<void(std::size_t, std::size_t, const std::string&)>& progress = nullptr);
+
+}  // namespace dsv3
