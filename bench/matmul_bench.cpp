@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "base/thread_pool.h"
 #include "ops/matmul.h"
 #include "tensor/dtype.h"
+#include "tensor/ggml_blocks.h"
 
 namespace {
 
@@ -108,6 +110,60 @@ BENCHMARK_CAPTURE(BM_Matvec, bf16_hot, dsv3::DType::BF16, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, f32_hot, dsv3::DType::F32, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, fp8_stream, dsv3::DType::F8_E4M3, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dsv3::DType::BF16, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Decode over a sweep of 2048 x 7168 matrices (about 256 MiB in each dtype,
+// past the caches), one token, every stored format, in one run so that the
+// weight GB/s compare: ggml blocks against bf16 and fp8. Block rows are
+// quantised Gaussian rows (valid scales), repeated.
+void BM_MatvecSweep(benchmark::State& state, dsv3::DType dt) {
+  const int64_t k = 7168, rows = 2048;
+  const int64_t row_bytes = dsv3::is_block_format(dt) ? dsv3::dtype_row_bytes(dt, k)
+                                                      : k * static_cast<int64_t>(dsv3::dtype_size(dt));
+  const int64_t mat_bytes = rows * row_bytes, mats = ((int64_t{256} << 20) + mat_bytes - 1) / mat_bytes;
+  std::vector<uint8_t> bytes(static_cast<std::size_t>(mats * mat_bytes));
+  if (dsv3::is_block_format(dt)) {
+    constexpr int64_t kDistinct = 16;
+    for (int64_t r = 0; r < kDistinct; ++r) {
+      const auto v = random_floats(k, static_cast<uint32_t>(r + 7));
+      dsv3::quantize_blocks(dt, v.data(), bytes.data() + r * row_bytes, k);
+    }
+    for (int64_t r = kDistinct; r < mats * rows; ++r)
+      std::copy_n(bytes.data() + (r % kDistinct) * row_bytes, row_bytes, bytes.data() + r * row_bytes);
+  } else {
+    std::mt19937 rng(3);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng() & 0x77);  // finite in every dtype
+  }
+  const auto x = random_floats(k, 1);
+  std::vector<float> scale(static_cast<std::size_t>((rows / 128) * (k / 128)), 0.01f);
+  std::vector<float> y(static_cast<std::size_t>(rows));
+  std::vector<dsv3::ops::Matrix> ws(static_cast<std::size_t>(mats));
+  for (int64_t i = 0; i < mats; ++i) {
+    auto& w = ws[static_cast<std::size_t>(i)];
+    w.dtype = dt;
+    w.rows = rows;
+    w.cols = k;
+    w.data = bytes.data() + i * mat_bytes;
+    if (dt == dsv3::DType::F8_E4M3) {
+      w.block_scale = scale.data();
+      w.scale_cols = k / 128;
+    }
+  }
+  for (auto _ : state)
+    for (const auto& w : ws) dsv3::ops::matmul(w, x.data(), k, 1, y.data(), rows, &pool());
+  state.counters["GB"] = benchmark::Counter(static_cast<double>(bytes.size()) * state.iterations() / 1e9,
+                                            benchmark::Counter::kIsRate);
+  state.counters["Grows"] = benchmark::Counter(static_cast<double>(mats * rows) * state.iterations() / 1e9,
+                                               benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_MatvecSweep, bf16, dsv3::DType::BF16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, fp8, dsv3::DType::F8_E4M3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q8_0, dsv3::DType::Q8_0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q6_k, dsv3::DType::Q6_K)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q5_k, dsv3::DType::Q5_K)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q4_k, dsv3::DType::Q4_K)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q4_0, dsv3::DType::Q4_0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q3_k, dsv3::DType::Q3_K)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecSweep, q2_k, dsv3::DType::Q2_K)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The same sweep as fp8_stream with no arithmetic: a sum over 512 MiB on all
 // threads, the ceiling the matvec streams are compared against in one run.

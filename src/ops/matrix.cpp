@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "tensor/ggml_blocks.h"
+
 namespace dsv3::ops {
 
 void dequantize_row(const Matrix& w, int64_t r, float* out) {
@@ -31,6 +33,15 @@ void dequantize_row(const Matrix& w, int64_t r, float* out) {
       for (int64_t j = 0; j < n; ++j) out[j] = fp8_e4m3_to_f32(p[j]) * s[j / w.block];
       return;
     }
+    case DType::Q4_0:
+    case DType::Q8_0:
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      dequantize_blocks(w.dtype, static_cast<const uint8_t*>(w.data) + row * w.row_bytes(), out, n);
+      return;
     default:
       std::memset(out, 0, n * sizeof(float));  // integer types are not weights
       return;

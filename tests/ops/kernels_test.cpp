@@ -122,6 +122,76 @@ INSTANTIATE_TEST_SUITE_P(Ops, KernelsVsReference, testing::ValuesIn(cases()), []
   return info.param.isa + "_" + std::string(dtype_name(info.param.dtype));
 });
 
+// ggml block formats: each ISA's decoders against the per-element reference,
+// decode (n <= 4) and prefill, on a row slice whose row count is not a
+// multiple of the 16-row thread blocks, within 1e-5 of each row's |w|.|x|.
+struct BlockCase {
+  std::string isa;
+  DType dtype;
+};
+void PrintTo(const BlockCase& c, std::ostream* os) { *os << c.isa << " " << dtype_name(c.dtype); }
+
+class BlockKernels : public testing::TestWithParam<BlockCase> {
+ protected:
+  void SetUp() override {
+    if (!ops::cpu::force_isa(GetParam().isa)) GTEST_SKIP() << GetParam().isa << " is not available on this CPU";
+  }
+  void TearDown() override { ops::cpu::force_isa(ops::cpu::available_isas().front()); }
+};
+
+TEST_P(BlockKernels, MatmulVsReference) {
+  const DType dt = GetParam().dtype;
+  const int64_t qk = dtype_block(dt);
+  ThreadPool pool(2);
+  for (int64_t blocks : {1, 3, 8}) {
+    const int64_t cols = qk * blocks, all_rows = 90;
+    const TestMatrix m = random_matrix(dt, all_rows, cols, static_cast<uint32_t>(blocks * 7 + qk));
+    const ops::Matrix w = m.view.row_slice(5, 71);  // 71 rows from row 5: 4 blocks of 16 and 7
+    for (int64_t n : {1, 2, 3, 4, 37}) {
+      std::vector<float> x = random_vector(n * cols, static_cast<uint32_t>(n + 100));
+      std::vector<float> ref(n * w.rows), got(n * w.rows), one(n * w.rows);
+      ops::matmul_reference(w, x.data(), cols, n, ref.data(), w.rows);
+      ops::matmul(w, x.data(), cols, n, got.data(), w.rows, &pool);
+      ops::matmul(w, x.data(), cols, n, one.data(), w.rows, nullptr);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t r = 0; r < w.rows; ++r) {
+          double mag = 0;
+          for (int64_t j = 0; j < cols; ++j) mag += std::fabs(double(m.values[(5 + r) * cols + j]) * x[i * cols + j]);
+          const double tol = 1e-5 * mag + 1e-30;
+          ASSERT_NEAR(got[i * w.rows + r], ref[i * w.rows + r], tol) << cols << " cols, n=" << n << " row " << r;
+          ASSERT_NEAR(one[i * w.rows + r], ref[i * w.rows + r], tol) << cols << " cols, n=" << n << " row " << r;
+        }
+    }
+  }
+}
+
+TEST_P(BlockKernels, DecodeRowIsExact) {
+  const DType dt = GetParam().dtype;
+  const int64_t cols = dtype_block(dt) * 4;
+  const TestMatrix m = random_matrix(dt, 20, cols, 11);
+  const ops::Matrix w = m.view.row_slice(3, 15);
+  std::vector<float> got(cols), ref(cols);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    ops::cpu::kernels().decode_row(w, r, got.data());
+    ops::dequantize_row(w, r, ref.data());
+    for (int64_t j = 0; j < cols; ++j) {
+      ASSERT_EQ(got[j], ref[j]) << r << "," << j;
+      ASSERT_EQ(ref[j], m.values[(3 + r) * cols + j]) << r << "," << j;
+    }
+  }
+}
+
+std::vector<BlockCase> block_cases() {
+  std::vector<BlockCase> v;
+  for (const char* isa : {"avx512", "avx2", "generic"})
+    for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+      v.push_back({isa, d});
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Ops, BlockKernels, testing::ValuesIn(block_cases()), [](const auto& info) {
+  return info.param.isa + "_" + std::string(dtype_name(info.param.dtype));
+});
+
 // Every fp8 byte (but the two NaNs) in every column position of a vector
 // chunk, one token and four: each ISA's decoders must agree on each value.
 class KernelsPerIsa : public testing::TestWithParam<std::string> {

@@ -1,5 +1,5 @@
 // Random weight matrices in a stored dtype (f32, bf16, fp8 with block
-// scales) with their exact f32 values, for the kernel tests.
+// scales, ggml block formats) with their exact f32 values, for the kernel tests.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "ops/matrix.h"
 #include "tensor/dtype.h"
+#include "tensor/ggml_blocks.h"
 
 namespace dsv3::test {
 
@@ -37,6 +38,18 @@ inline TestMatrix random_matrix(DType dt, int64_t rows, int64_t cols, uint32_t s
   m.view.rows = rows;
   m.view.cols = cols;
   m.values.resize(rows * cols);
+  if (is_block_format(dt)) {  // gaussian rows through the reference quantiser (cols: whole blocks)
+    const int64_t rb = dtype_row_bytes(dt, cols);
+    m.bytes.resize(rows * rb);
+    std::vector<float> row(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (auto& v : row) v = nd(rng);
+      quantize_blocks(dt, row.data(), m.bytes.data() + r * rb, cols);
+      dequantize_blocks(dt, m.bytes.data() + r * rb, m.values.data() + r * cols, cols);
+    }
+    m.view.data = m.bytes.data();
+    return m;
+  }
   m.bytes.resize(rows * cols * dtype_size(dt));
   const int64_t sr = (rows + block - 1) / block, sc = (cols + block - 1) / block;
   if (dt == DType::F8_E4M3) {
