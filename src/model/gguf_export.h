@@ -17,6 +17,7 @@ struct QuantizeOptions {
   std::string type = "q8_0";
   std::vector<std::string> keep;  // regexes over GGUF tensor names kept unquantized
   std::string name;               // general.name (default: the directory's name)
+  std::string tokenizer_dir;      // where tokenizer.json is (default: the checkpoint's directory)
 };
 
 // The recipe names quantize() accepts.
