@@ -34,3 +34,9 @@ else
   npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
   cp tests/e2e/package-lock.json tests/e2e/node_modules/.dsv3-lock
 fi
+
+# llama.cpp as the peer the GGUF parity test compares against: node-llama-cpp
+# 3.22.1 with its prebuilt CPU libraries, from the npm registry (tests/peer)
+if command -v npm >/dev/null; then
+  NODE_LLAMA_CPP_SKIP_DOWNLOAD=true tests/peer/install_llama.sh >/dev/null && echo "setup: llama.cpp peer present"
+fi
