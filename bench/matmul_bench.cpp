@@ -152,7 +152,7 @@ void BM_MatvecSweep(benchmark::State& state, dsv3::DType dt) {
     for (const auto& w : ws) dsv3::ops::matmul(w, x.data(), k, 1, y.data(), rows, &pool());
   state.counters["GB"] = benchmark::Counter(static_cast<double>(bytes.size()) * state.iterations() / 1e9,
                                             benchmark::Counter::kIsRate);
-  state.counters["Grows"] = benchmark::Counter(static_cast<double>(mats * rows) * state.iterations() / 1e9,
+  state.counters["rows"] = benchmark::Counter(static_cast<double>(mats * rows) * state.iterations(),
                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK_CAPTURE(BM_MatvecSweep, bf16, dsv3::DType::BF16)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -181,6 +181,38 @@ TEST_P(BlockKernels, DecodeRowIsExact) {
   }
 }
 
+// y = x W through decoded rows (MLA absorption), and the bf16-multiply
+// prefill mode (exact where the CPU has no bf16 dot product), on block rows.
+TEST_P(BlockKernels, TransposedAndBf16Prefill) {
+  const DType dt = GetParam().dtype;
+  const int64_t cols = dtype_block(dt) * 2, rows = 40;
+  const TestMatrix m = random_matrix(dt, rows, cols, 13);
+  const std::vector<float> x = random_vector(3 * rows, 17);
+  std::vector<float> got(3 * cols);
+  ops::matmul_transposed(m.view, x.data(), rows, 3, got.data(), cols);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t c = 0; c < cols; ++c) {
+      double s = 0, mag = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        s += double(x[i * rows + r]) * m.values[r * cols + c];
+        mag += std::fabs(double(x[i * rows + r]) * m.values[r * cols + c]);
+      }
+      ASSERT_NEAR(got[i * cols + c], s, 1e-5 * mag + 1e-30) << i << "," << c;
+    }
+  ThreadPool pool(2);
+  const int64_t n = 12;
+  const std::vector<float> xp = random_vector(n * cols, 19);
+  std::vector<float> ref(n * rows), bf(n * rows);
+  ops::matmul_reference(m.view, xp.data(), cols, n, ref.data(), rows);
+  ops::matmul(m.view, xp.data(), cols, n, bf.data(), rows, &pool, ops::Precision::kBf16);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      double mag = 0;
+      for (int64_t j = 0; j < cols; ++j) mag += std::fabs(double(m.values[r * cols + j]) * xp[i * cols + j]);
+      ASSERT_NEAR(bf[i * rows + r], ref[i * rows + r], 1e-2 * mag) << i << "," << r;  // x rounded to bf16
+    }
+}
+
 std::vector<BlockCase> block_cases() {
   std::vector<BlockCase> v;
   for (const char* isa : {"avx512", "avx2", "generic"})
