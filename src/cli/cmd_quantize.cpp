@@ -24,6 +24,7 @@ void add_quantize(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--keep", o->keep, "regex over GGUF tensor names left unquantized (repeatable), e.g. 'attn_'");
   cmd->add_option("--name", o->name, "general.name (default: the directory's name)");
+  cmd->add_option("--threads", o->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--tokenizer-from", o->tokenizer_dir, "directory with tokenizer.json (default: the checkpoint's)");
   cmd->callback([o, paths, &exit_code] {
     const bool tty = ::isatty(STDERR_FILENO);

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "base/read_file.h"
+#include "base/thread_pool.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/gguf_writer.h"
@@ -392,20 +393,26 @@ Status quantize_to_gguf(const std::string& model_dir, const std::string& out, co
   for (const Planned& t : tensors)
     writer.add_tensor(t.name, t.dims, ggml_id(t.type), static_cast<uint64_t>(t.src.rows * dtype_row_bytes(t.type, t.src.cols)));
   DSV3_RETURN_IF_ERROR(writer.write_header());
-  std::vector<float> row;
+  // rows converted in parallel (the K-quant searches are the slow part),
+  // written in order a chunk at a time: memory is bounded by the chunk
+  ThreadPool pool(o.threads);
+  std::vector<std::vector<float>> rows(static_cast<std::size_t>(pool.size()));
   std::vector<uint8_t> buf;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const Planned& t = tensors[i];
     const int64_t rb = dtype_row_bytes(t.type, t.src.cols);
-    const int64_t chunk = std::max<int64_t>(1, (4 << 20) / std::max<int64_t>(rb, 1));  // about 4 MiB per write
-    row.resize(static_cast<std::size_t>(t.src.cols));
+    const int64_t chunk = std::max<int64_t>(1, (16 << 20) / std::max<int64_t>(rb, 1));  // about 16 MiB per write
+    for (auto& r : rows) r.resize(static_cast<std::size_t>(t.src.cols));
     buf.resize(static_cast<std::size_t>(std::min(chunk, t.src.rows) * rb));
     for (int64_t r0 = 0; r0 < t.src.rows; r0 += chunk) {
       const int64_t n = std::min(chunk, t.src.rows - r0);
-      for (int64_t r = 0; r < n; ++r) {
-        t.src.row(r0 + r, row.data());
-        convert_row(row.data(), t.src.cols, t.type, buf.data() + r * rb);
-      }
+      pool.parallel_for(n, [&](int64_t b, int64_t e, int thread) {
+        float* row = rows[static_cast<std::size_t>(thread)].data();
+        for (int64_t r = b; r < e; ++r) {
+          t.src.row(r0 + r, row);
+          convert_row(row, t.src.cols, t.type, buf.data() + r * rb);
+        }
+      });
       DSV3_RETURN_IF_ERROR(writer.append(buf.data(), static_cast<std::size_t>(n * rb)));
     }
     if (progress) progress(i + 1, tensors.size(), fmt::format("{} {}", t.name, dtype_name(t.type)));

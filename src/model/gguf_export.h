@@ -18,6 +18,7 @@ struct QuantizeOptions {
   std::vector<std::string> keep;  // regexes over GGUF tensor names kept unquantized
   std::string name;               // general.name (default: the directory's name)
   std::string tokenizer_dir;      // where tokenizer.json is (default: the checkpoint's directory)
+  int threads = 0;                // rows converted in parallel (0: all cores)
 };
 
 // The recipe names quantize() accepts.
