@@ -34,7 +34,7 @@ Result<std::string> special_token(const GgufFile& f, const std::vector<std::stri
   if (v == nullptr) return std::string();
   if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<uint64_t>() >= tokens.size())
     return make_error("{}: key tokenizer.ggml.{}_token_id ({}) is not a token of the vocabulary", f.name(), which,
-                      v->dump());
+                      gguf_value_text(*v));
   return tokens[v->get<std::size_t>()];
 }
 
@@ -47,9 +47,14 @@ Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& model
     return text::Tokenizer::load((fs::path(model) / "tokenizer.json").string());
   }
   DSV3_ASSIGN_OR_RETURN(GgufFile f, GgufFile::open(model));
+  return gguf_tokenizer(f);
+}
+
+Result<std::unique_ptr<text::Tokenizer>> gguf_tokenizer(const GgufFile& f) {
+  const std::string& model = f.name();
   const json* kind = f.find_key("tokenizer.ggml.model");
   if (kind == nullptr) return make_error("{}: missing key tokenizer.ggml.model (no tokenizer in this file)", model);
-  if (*kind != "gpt2") return make_error("{}: tokenizer model {} is not supported (gpt2: byte-level BPE)", model, kind->dump());
+  if (*kind != "gpt2") return make_error("{}: tokenizer model {} is not supported (gpt2: byte-level BPE)", model, gguf_value_text(*kind));
   text::VocabList v;
   DSV3_ASSIGN_OR_RETURN(v.tokens, strings(f, "tokenizer.ggml.tokens", true));
   DSV3_ASSIGN_OR_RETURN(v.merges, strings(f, "tokenizer.ggml.merges", true));
@@ -68,6 +73,11 @@ Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& model
 Result<text::ChatTemplate> load_chat_template(const std::string& model) {
   if (!is_gguf_path(model)) return text::ChatTemplate::load(model);
   DSV3_ASSIGN_OR_RETURN(GgufFile f, GgufFile::open(model));
+  return gguf_chat_template(f);
+}
+
+Result<text::ChatTemplate> gguf_chat_template(const GgufFile& f) {
+  const std::string& model = f.name();
   const json* src = f.find_key("tokenizer.chat_template");
   if (src == nullptr || !src->is_string()) return make_error("{}: no chat template (key tokenizer.chat_template)", model);
   DSV3_ASSIGN_OR_RETURN(std::vector<std::string> tokens, strings(f, "tokenizer.ggml.tokens", true));

@@ -6,12 +6,15 @@
 #include <string>
 
 #include "base/status.h"
+#include "model/gguf.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace dsv3 {
 
 Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const std::string& model);
+Result<std::unique_ptr<text::Tokenizer>> gguf_tokenizer(const GgufFile& f);
+Result<text::ChatTemplate> gguf_chat_template(const GgufFile& f);
 Result<text::ChatTemplate> load_chat_template(const std::string& model);
 // Whether the model names a tokenizer at all (a directory may ship none).
 bool has_tokenizer(const std::string& model);

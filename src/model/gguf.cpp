@@ -153,6 +153,12 @@ bool read_value(Reader& r, uint32_t type, nlohmann::json& out, const std::string
 
 }  // namespace
 
+std::string gguf_value_text(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 120) s = s.substr(0, 117) + "...";
+  return s;
+}
+
 const GgmlType* ggml_type(uint32_t id) {
   for (const GgmlType& t : kTypes)
     if (t.id == id) return &t;

@@ -38,6 +38,10 @@ struct GgufTensor {
   uint64_t elements() const;
 };
 
+// A metadata value for an error message: JSON text, bytes that are not UTF-8
+// replaced, cut to 120 characters (a value may be a 100k-entry array).
+std::string gguf_value_text(const nlohmann::json& v);
+
 class GgufFile {
  public:
   static Result<GgufFile> open(const std::string& path);

@@ -165,9 +165,9 @@ Result<Checkpoint> Checkpoint::open_gguf(const std::string& path,
       const nlohmann::json* count = g.find_key("split.count");
       const nlohmann::json* no = g.find_key("split.no");
       if (count != nullptr && (!count->is_number_unsigned() || count->get<uint64_t>() != files.size()))
-        return make_error("{}: key split.count is {}, but the file name says {} parts", files[i], count->dump(), files.size());
+        return make_error("{}: key split.count is {}, but the file name says {} parts", files[i], gguf_value_text(*count), files.size());
       if (no != nullptr && (!no->is_number_unsigned() || no->get<uint64_t>() != i))
-        return make_error("{}: key split.no is {}, expected {}", files[i], no->dump(), i);
+        return make_error("{}: key split.no is {}, expected {}", files[i], gguf_value_text(*no), i);
     }
   }
   for (std::size_t i = 0; i < c.gguf_files_.size(); ++i)

@@ -22,7 +22,7 @@ class Keys {
       return make_error("{}: missing key {}.{}", f_.name(), arch_, key);
     }
     if (!v->is_number_integer() || v->get<int64_t>() < 0)
-      return make_error("{}: key {}.{} must be a non-negative integer (got {})", f_.name(), arch_, key, v->dump());
+      return make_error("{}: key {}.{} must be a non-negative integer (got {})", f_.name(), arch_, key, gguf_value_text(*v));
     return v->get<int64_t>();
   }
   Result<double> number(const std::string& key, std::optional<double> fallback = std::nullopt) const {
@@ -32,13 +32,13 @@ class Keys {
       return make_error("{}: missing key {}.{}", f_.name(), arch_, key);
     }
     if (!v->is_number() || !std::isfinite(v->get<double>()))
-      return make_error("{}: key {}.{} must be a number (got {})", f_.name(), arch_, key, v->dump());
+      return make_error("{}: key {}.{} must be a number (got {})", f_.name(), arch_, key, gguf_value_text(*v));
     return v->get<double>();
   }
   Result<bool> boolean(const std::string& key, bool fallback) const {
     const json* v = f_.find_key(arch_ + "." + key);
     if (v == nullptr) return fallback;
-    if (!v->is_boolean()) return make_error("{}: key {}.{} must be a bool (got {})", f_.name(), arch_, key, v->dump());
+    if (!v->is_boolean()) return make_error("{}: key {}.{} must be a bool (got {})", f_.name(), arch_, key, gguf_value_text(*v));
     return v->get<bool>();
   }
   const json* raw(const std::string& key) const { return f_.find_key(arch_ + "." + key); }
@@ -55,7 +55,7 @@ Result<json> gguf_config_json(const GgufFile& f) {
   if (arch == nullptr) return make_error("{}: missing key general.architecture", f.name());
   if (!arch->is_string() || arch->get<std::string>() != "deepseek2")
     return make_error("{}: architecture {} is not supported (deepseek2: DeepSeek-V2/V3 and their kind)", f.name(),
-                      arch->dump());
+                      gguf_value_text(*arch));
   const Keys k(f, "deepseek2");
   json c = json::object();
   DSV3_ASSIGN_OR_RETURN(const int64_t layers, k.integer("block_count"));
@@ -105,7 +105,7 @@ Result<json> gguf_config_json(const GgufFile& f) {
   DSV3_ASSIGN_OR_RETURN(c["rope_theta"], k.number("rope.freq_base", 10000.0));
   DSV3_ASSIGN_OR_RETURN(c["max_position_embeddings"], k.integer("context_length", 4096));
   if (const json* t = k.raw("rope.scaling.type"); t != nullptr && *t != "none") {
-    if (*t != "yarn") return make_error("{}: rope scaling type {} is not supported (yarn or none)", f.name(), t->dump());
+    if (*t != "yarn") return make_error("{}: rope scaling type {} is not supported (yarn or none)", f.name(), gguf_value_text(*t));
     json rs{{"type", "yarn"}};
     DSV3_ASSIGN_OR_RETURN(rs["factor"], k.number("rope.scaling.factor"));
     DSV3_ASSIGN_OR_RETURN(rs["original_max_position_embeddings"], k.integer("rope.scaling.original_context_length"));
