@@ -317,7 +317,105 @@ void convert_row(const float* row, int64_t cols, DType type, uint8_t* out) {
   }
 }
 
+// Every weight as a shape without data (planning from config.json alone).
+Weights shaped_weights(const ModelConfig& c) {
+  const auto m = [](int64_t rows, int64_t cols) {
+    ops::Matrix x;
+    x.dtype = DType::BF16;
+    x.rows = rows;
+    x.cols = cols;
+    return x;
+  };
+  const auto mlp = [&](int64_t width) { return SwiGluWeights{m(width, c.hidden_size), m(width, c.hidden_size), m(c.hidden_size, width)}; };
+  const int64_t h = c.hidden_size, nh = c.num_attention_heads;
+  Weights w;
+  w.embed = m(c.vocab_size, h);
+  w.lm_head = m(c.vocab_size, h);
+  w.final_norm.resize(static_cast<std::size_t>(h));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    LayerWeights l;
+    l.attn_norm.resize(static_cast<std::size_t>(h));
+    l.mlp_norm = l.attn_norm;
+    AttentionWeights& a = l.attn;
+    a.q_lora = c.q_lora_rank > 0;
+    if (a.q_lora) {
+      a.q_a = m(c.q_lora_rank, h);
+      a.q_a_norm.resize(static_cast<std::size_t>(c.q_lora_rank));
+      a.q_b = m(nh * c.qk_head_dim(), c.q_lora_rank);
+    } else {
+      a.q = m(nh * c.qk_head_dim(), h);
+    }
+    a.kv_a = m(c.cache_width(), h);
+    a.kv_a_norm.resize(static_cast<std::size_t>(c.kv_lora_rank));
+    a.split_kv_b = true;
+    a.k_b = m(nh * c.kv_lora_rank, c.qk_nope_head_dim);
+    a.v_b = m(nh * c.v_head_dim, c.kv_lora_rank);
+    a.o = m(h, nh * c.v_head_dim);
+    l.is_moe = c.is_moe_layer(i);
+    if (!l.is_moe) {
+      l.mlp = mlp(c.intermediate_size);
+    } else {
+      l.moe.router = m(c.n_routed_experts, h);
+      l.moe.router_bias.resize(static_cast<std::size_t>(c.n_routed_experts));
+      l.moe.experts.assign(static_cast<std::size_t>(c.n_routed_experts), mlp(c.moe_intermediate_size));
+      l.moe.has_shared = c.n_shared_experts > 0;
+      if (l.moe.has_shared) l.moe.shared = mlp(c.moe_intermediate_size * c.n_shared_experts);
+    }
+    w.layers.push_back(std::move(l));
+  }
+  return w;
+}
+
+// Each planned tensor's type: norms, biases and the router f32, --keep
+// matches as stored, the recipe for the rest.
+Status assign_types(std::vector<Planned>& tensors, const QuantizeOptions& o, int64_t layers) {
+  std::vector<std::regex> keep;
+  for (const std::string& k : o.keep) {
+    try {
+      keep.emplace_back(k);
+    } catch (const std::regex_error& e) {
+      return make_error("--keep \"{}\": not a valid regular expression ({})", k, e.what());
+    }
+  }
+  for (Planned& t : tensors) {
+    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::regex& r) { return std::regex_search(t.name, r); });
+    if (!t.matrix || t.name.find("ffn_gate_inp") != std::string::npos) {
+      t.type = DType::F32;  // as llama.cpp keeps them: routing stays exact
+    } else if (kept) {  // as stored where GGUF has the type; FP8 widened to f32 (exact)
+      t.type = t.src.stored == DType::BF16 || t.src.stored == DType::F16 ? t.src.stored : DType::F32;
+    } else {
+      DSV3_ASSIGN_OR_RETURN(t.type, recipe_type(o.type, t.name, t.layer, layers, t.src.cols));
+    }
+  }
+  return {};
+}
+
+Status check_type(const std::string& type) {
+  const auto& types = quantize_types();
+  if (std::find(types.begin(), types.end(), type) == types.end())
+    return make_error("--type \"{}\" is not one of: {}", type, fmt::join(types, ", "));
+  return {};
+}
+
 }  // namespace
+
+Result<QuantizePlan> plan_quantization(const ModelConfig& c, const QuantizeOptions& o) {
+  DSV3_RETURN_IF_ERROR(check_type(o.type));
+  const Weights w = shaped_weights(c);
+  std::vector<Planned> tensors = plan(w, c);
+  DSV3_RETURN_IF_ERROR(assign_types(tensors, o, c.num_hidden_layers));
+  QuantizePlan p;
+  for (const Planned& t : tensors) {
+    QuantizePlan::PerType& e = p.by_type[std::string(dtype_name(t.type))];
+    const int64_t params = t.src.rows * t.src.cols, bytes = t.src.rows * dtype_row_bytes(t.type, t.src.cols);
+    e.tensors += 1;
+    e.params += params;
+    e.bytes += bytes;
+    p.params += params;
+    p.bytes += bytes;
+  }
+  return p;
+}
 
 const std::vector<std::string>& quantize_types() {
   static const std::vector<std::string> k{"f32", "f16", "bf16", "q8_0", "q4_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k"};
@@ -356,17 +454,9 @@ Result<DType> recipe_type(const std::string& recipe, const std::string& name, in
 
 Status quantize_to_gguf(const std::string& model_dir, const std::string& out, const QuantizeOptions& o,
                         const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
-  const auto& types = quantize_types();
-  if (std::find(types.begin(), types.end(), o.type) == types.end())
-    return make_error("--type \"{}\" is not one of: {}", o.type, fmt::join(types, ", "));
-  std::vector<std::regex> keep;
-  for (const std::string& k : o.keep) {
-    try {
-      keep.emplace_back(k);
-    } catch (const std::regex_error& e) {
-      return make_error("--keep \"{}\": not a valid regular expression ({})", k, e.what());
-    }
-  }
+  DSV3_RETURN_IF_ERROR(check_type(o.type));
+  std::vector<Planned> none;
+  DSV3_RETURN_IF_ERROR(assign_types(none, o, 0));  // --keep checked before any file is read
   std::error_code ec;
   if (!fs::is_directory(model_dir, ec))
     return make_error("{}: not a checkpoint directory (quantize reads Hugging Face safetensors)", model_dir);
@@ -376,16 +466,7 @@ Status quantize_to_gguf(const std::string& model_dir, const std::string& out, co
   DSV3_ASSIGN_OR_RETURN(Vocab vocab, read_vocab(o.tokenizer_dir.empty() ? model_dir : o.tokenizer_dir, cfg.vocab_size));
 
   std::vector<Planned> tensors = plan(w, cfg);
-  for (Planned& t : tensors) {
-    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::regex& r) { return std::regex_search(t.name, r); });
-    if (!t.matrix || t.name.find("ffn_gate_inp") != std::string::npos) {
-      t.type = DType::F32;  // norms, biases and the router stay exact, as llama.cpp keeps them
-    } else if (kept) {  // as stored where GGUF has the type; FP8 widened to f32 (exact)
-      t.type = t.src.stored == DType::BF16 || t.src.stored == DType::F16 ? t.src.stored : DType::F32;
-    } else {
-      DSV3_ASSIGN_OR_RETURN(t.type, recipe_type(o.type, t.name, t.layer, cfg.num_hidden_layers, t.src.cols));
-    }
-  }
+  DSV3_RETURN_IF_ERROR(assign_types(tensors, o, cfg.num_hidden_layers));
   const std::string tmp = out + ".partial";  // renamed when complete: no half-written file under the name
   DSV3_ASSIGN_OR_RETURN(GgufWriter writer, GgufWriter::create(tmp));
   const std::string name = o.name.empty() ? fs::path(model_dir).lexically_normal().filename().string() : o.name;

@@ -4,10 +4,12 @@
 // to the recipe's ggml types one row at a time, so memory stays bounded.
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "model/config.h"
 #include "tensor/dtype.h"
 
 namespace dsv3 {
@@ -28,6 +30,17 @@ const std::vector<std::string>& quantize_types();
 // model's layer count, its row length).
 Result<DType> recipe_type(const std::string& recipe, const std::string& gguf_name, int64_t layer, int64_t layers,
                           int64_t cols);
+
+// What a recipe makes of a model, from its config alone: tensors, parameters
+// and bytes per ggml type, and the whole file's tensor bytes.
+struct QuantizePlan {
+  struct PerType {
+    int64_t tensors = 0, params = 0, bytes = 0;
+  };
+  std::map<std::string, PerType> by_type;
+  int64_t params = 0, bytes = 0;
+};
+Result<QuantizePlan> plan_quantization(const ModelConfig& c, const QuantizeOptions& o);
 
 // progress(done, total) after each tensor is written.
 Status quantize_to_gguf(const std::string& model_dir, const std::string& out, const QuantizeOptions& o,

@@ -131,6 +131,12 @@ TEST_P(GgufRoundTrip, MatricesReadBackAsQuantized) {
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto g = Model::load(out);
   ASSERT_TRUE(g.ok()) << g.error().message;
+  // the plan from config.json alone (quantize --dry-run) is the file's tensor bytes
+  auto plan = plan_quantization((*g)->config, o);
+  ASSERT_TRUE(plan.ok());
+  uint64_t bytes = 0;
+  for (const GgufTensor& t : (*g)->checkpoint.gguf()->tensors()) bytes += t.bytes;
+  EXPECT_EQ(static_cast<uint64_t>(plan->bytes), bytes);
   auto src = Model::load(model_dir("tiny-fp8"));
   ASSERT_TRUE(src.ok());
   const auto check = [&](const ops::Matrix& want, const ops::Matrix& got, const std::string& what) {
