@@ -1,6 +1,7 @@
 #include "cli/common.h"
 #include "base/read_file.h"
 #include "cuda/cuda_forward.h"
+#include "model/head_dtype.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -47,6 +48,11 @@ void ModelOptions::add_to(CLI::App* cmd) {
                   "prefill weight products: exact (f32, what the reference computes) or bf16 (activations rounded "
                   "to bf16, f32 sums: faster on CPUs with AVX512-BF16, logits move by a few 1e-2)")
       ->check(CLI::IsMember({"bf16", "exact"}))
+      ->capture_default_str();
+  cmd->add_option("--head-dtype", head_dtype,
+                  "lm_head re-stored at load: stored (as the checkpoint has it), q8_0 or q6_k (fewer bytes read per "
+                  "decoded token; logits move slightly, see docs/quantized.md)")
+      ->check(CLI::IsMember({"stored", "q8_0", "q6_k"}))
       ->capture_default_str();
   cmd->add_option("--device", device, "where the model runs: cpu, or cuda (GPU 0) / cuda:N")
       ->check([](const std::string& d) -> std::string {
@@ -117,6 +123,8 @@ Result<Loaded> load_model(const ModelOptions& o) {
   if (::isatty(STDERR_FILENO)) progress = draw_bar;
   DSV3_ASSIGN_OR_RETURN(l.model, Model::load(o.model, progress));
   l.pool = std::make_unique<ThreadPool>(o.threads);
+  if (o.head_dtype != "stored")
+    DSV3_RETURN_IF_ERROR(restore_head(*l.model, o.head_dtype == "q8_0" ? DType::Q8_0 : DType::Q6_K, l.pool.get()));
   if (o.device != "cpu") {
     DSV3_ASSIGN_OR_RETURN(l.transformer, cuda::make_forward(*l.model, cuda_index(o.device).value_or(0)));
     return l;

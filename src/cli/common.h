@@ -30,6 +30,7 @@ struct ModelOptions {
   std::string cache_dtype = "f32";
   std::string precision = "exact";
   std::string device = "cpu";
+  std::string head_dtype = "stored";
   DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
   void add_to(CLI::App* cmd);
 };

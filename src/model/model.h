@@ -16,6 +16,7 @@ struct Model {
   ModelConfig config;
   Checkpoint checkpoint;  // owns the mappings the weights point into
   Weights weights;
+  std::vector<uint8_t> owned_head;  // lm_head re-stored by --head-dtype, else empty
 
   // Token ids that end generation: config.json's eos_token_id plus
   // generation_config.json's, when present.
