@@ -1,7 +1,8 @@
 // ggml's block formats (as GGUF files store them): exact dequantisation to
 // f32, matching ggml's dequantize_row_* bit for bit, and reference quantisers
-// (Q4_0/Q8_0 as ggml's; the K-quants search scales the same way ggml does,
-// though not necessarily to the same bytes).
+// that search scales as ggml's do (make_qkx2_quants, make_q3_quants,
+// make_qx_quants); compared with ggml's quantize_row_*_ref they wrote the
+// same bytes (tests/tensor pins one row per type).
 #pragma once
 #include <cstdint>
 #include <cstring>

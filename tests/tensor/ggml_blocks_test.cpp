@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace dsv3 {
@@ -157,6 +160,26 @@ TEST(GgmlBlocks, Q4_0QuantiserBytes) {
   EXPECT_EQ(d, 0x4100);       // -20 / -8 = 2.5
   EXPECT_EQ(b[2 + 0], 0x60);  // -20 -> 0, -4 -> 6
   EXPECT_EQ(b[2 + 15], 0xC6); // -5 -> 6, 11 -> 12 (truncated 12.9)
+}
+
+// The bytes ggml's own reference quantisers (quantize_row_*_ref, ggml-org/ggml
+// at d99724f2) write for this row, as FNV-1a hashes: ours write the same.
+TEST(GgmlBlocks, QuantiserBytesMatchGgml) {
+  const int64_t n = 256 * 8;
+  std::vector<float> x(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>((static_cast<uint32_t>(i) * 2654435761u) % 2001u) / 1000.0f - 1.0f;
+  const std::pair<DType, uint64_t> expected[] = {
+      {DType::Q4_0, 0x18efe8aba372d9d2ull}, {DType::Q8_0, 0x2c7f7c84c88763afull}, {DType::Q2_K, 0xb7b00ba4c6cecd0aull},
+      {DType::Q3_K, 0x66f007344c13edc3ull}, {DType::Q4_K, 0xba9c3bbe8809ded8ull}, {DType::Q5_K, 0xe00817d420b70b66ull},
+      {DType::Q6_K, 0x1c4d2818171983a6ull}};
+  for (auto [t, hash] : expected) {
+    std::vector<uint8_t> b(dtype_row_bytes(t, n));
+    quantize_blocks(t, x.data(), b.data(), n);
+    uint64_t h = 1469598103934665603ull;
+    for (uint8_t v : b) h = (h ^ v) * 1099511628211ull;
+    EXPECT_EQ(h, hash) << dtype_name(t);
+  }
 }
 
 double relative_rms(DType t, const std::vector<float>& x) {
