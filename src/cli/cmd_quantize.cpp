@@ -41,6 +41,7 @@ void add_quantize(CLI::App& app, int& exit_code) {
       std::printf("total       %10.3f B params %12s (%.2f bits per weight)\n", static_cast<double>(plan->params) / 1e9,
                   human_bytes(static_cast<double>(plan->bytes)).c_str(),
                   8.0 * static_cast<double>(plan->bytes) / static_cast<double>(plan->params));
+      std::printf("read per decoded token: %s of weights\n", human_bytes(static_cast<double>(plan->active_bytes)).c_str());
       return;
     }
     if (out->count() == 0) return void(exit_code = fail(2, "--out is required (or --dry-run)"));

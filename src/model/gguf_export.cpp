@@ -413,6 +413,9 @@ Result<QuantizePlan> plan_quantization(const ModelConfig& c, const QuantizeOptio
     e.bytes += bytes;
     p.params += params;
     p.bytes += bytes;
+    if (t.name == "token_embd.weight") p.active_bytes += dtype_row_bytes(t.type, t.src.cols);
+    else if (t.name.find("_exps.") != std::string::npos) p.active_bytes += bytes / c.n_routed_experts * c.num_experts_per_tok;
+    else p.active_bytes += bytes;
   }
   return p;
 }

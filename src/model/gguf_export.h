@@ -39,6 +39,7 @@ struct QuantizePlan {
   };
   std::map<std::string, PerType> by_type;
   int64_t params = 0, bytes = 0;
+  int64_t active_bytes = 0;  // read per decoded token: experts_per_tok of the routed experts, one embedding row
 };
 Result<QuantizePlan> plan_quantization(const ModelConfig& c, const QuantizeOptions& o);
 
