@@ -25,7 +25,7 @@ void add_quantize(CLI::App& app, int& exit_code) {
                   "f32, f16, bf16, q8_0, q4_0, q6_k, q5_k_m, q4_k_m, q3_k_m or q2_k (the _m mixes keep more bits "
                   "where llama.cpp's do)")
       ->capture_default_str();
-  cmd->add_option("--keep", o->keep, "regex over GGUF tensor names left unquantized (repeatable), e.g. 'attn_'");
+  cmd->add_option("--keep", o->keep, "shell pattern over GGUF tensor names left unquantized (repeatable), e.g. 'blk.*.attn_*'");
   cmd->add_option("--name", o->name, "general.name (default: the directory's name)");
   cmd->add_option("--threads", o->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--tokenizer-from", o->tokenizer_dir, "directory with tokenizer.json (default: the checkpoint's)");

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <regex>
+#include <charconv>
 
 #include "model/checkpoint.h"
 
@@ -91,16 +91,23 @@ Status add_views(const GgufTensor& t, const std::string* file, std::deque<Tensor
   v.data = t.data;
   v.nbytes = static_cast<std::size_t>(t.bytes);
   v.file = file;
-  static const std::regex kBlock(R"(blk\.(\d+)\.(.+))");
-  std::smatch m;
-  if (!std::regex_match(t.name, m, kBlock)) {
+  // blk.<layer>.<suffix>
+  int64_t layer_no = -1;
+  std::string suffix;
+  if (t.name.rfind("blk.", 0) == 0) {
+    const char* b = t.name.data() + 4;
+    const char* e = t.name.data() + t.name.size();
+    const auto [p, ec] = std::from_chars(b, e, layer_no);
+    if (ec == std::errc() && p != b && p < e && *p == '.' && p + 1 < e) suffix.assign(p + 1, e);
+    else layer_no = -1;
+  }
+  if (layer_no < 0) {
     v.name = hf_global_name(t.name);
     v.shape = std::move(shape);
     out.push_back(std::move(v));
     return {};
   }
-  const std::string layer = m[1].str(), suffix = m[2].str();
-  const std::string prefix = fmt::format("model.layers.{}.", layer);
+  const std::string prefix = fmt::format("model.layers.{}.", layer_no);
   for (const auto& e : kExpertNames) {
     if (suffix != e.gguf) continue;
     if (shape.size() != 3) return make_error("{}: tensor {}: expected 3 dimensions, got {}", *file, t.name, shape_str(shape));
@@ -129,16 +136,28 @@ Status add_views(const GgufTensor& t, const std::string* file, std::deque<Tensor
 
 // The files of a split set (NAME-0000i-of-0000N.gguf), or the one file.
 Result<std::vector<std::string>> split_set(const std::string& path) {
-  static const std::regex kSplit(R"((.*)-(\d{5})-of-(\d{5})\.gguf)");
-  std::smatch m;
+  // NAME-#####-of-#####.gguf
   const std::string name = fs::path(path).filename().string();
-  if (!std::regex_match(name, m, kSplit)) return std::vector<std::string>{path};
-  const int count = std::stoi(m[3].str());
-  if (count < 1 || std::stoi(m[2].str()) < 1 || std::stoi(m[2].str()) > count)
-    return make_error("{}: not a valid split file name (part {} of {})", path, m[2].str(), m[3].str());
+  constexpr std::size_t kTail = std::char_traits<char>::length("-00001-of-00002.gguf");
+  const auto digits = [](std::string_view s) {
+    int v = 0;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9') return -1;
+      v = v * 10 + (ch - '0');
+    }
+    return v;
+  };
+  if (name.size() <= kTail) return std::vector<std::string>{path};
+  const std::string_view tail = std::string_view(name).substr(name.size() - kTail);
+  if (tail[0] != '-' || tail.substr(6, 4) != "-of-" || tail.substr(15) != ".gguf") return std::vector<std::string>{path};
+  const int part = digits(tail.substr(1, 5)), count = digits(tail.substr(10, 5));
+  if (part < 0 || count < 0) return std::vector<std::string>{path};
+  if (count < 1 || part < 1 || part > count)
+    return make_error("{}: not a valid split file name (part {} of {})", path, part, count);
+  const std::string stem = name.substr(0, name.size() - kTail);
   std::vector<std::string> files;
   for (int i = 1; i <= count; ++i) {
-    const fs::path p = fs::path(path).parent_path() / fmt::format("{}-{:05d}-of-{:05d}.gguf", m[1].str(), i, count);
+    const fs::path p = fs::path(path).parent_path() / fmt::format("{}-{:05d}-of-{:05d}.gguf", stem, i, count);
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) return make_error("{}: split part {} of {} is missing ({})", path, i, count, p.string());
     files.push_back(p.string());

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <fnmatch.h>
 #include <unordered_set>
 
 #include "base/read_file.h"
@@ -369,16 +369,11 @@ Weights shaped_weights(const ModelConfig& c) {
 // Each planned tensor's type: norms, biases and the router f32, --keep
 // matches as stored, the recipe for the rest.
 Status assign_types(std::vector<Planned>& tensors, const QuantizeOptions& o, int64_t layers) {
-  std::vector<std::regex> keep;
-  for (const std::string& k : o.keep) {
-    try {
-      keep.emplace_back(k);
-    } catch (const std::regex_error& e) {
-      return make_error("--keep \"{}\": not a valid regular expression ({})", k, e.what());
-    }
-  }
+  for (const std::string& k : o.keep)
+    if (k.empty()) return make_error("--keep: an empty pattern");
   for (Planned& t : tensors) {
-    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::regex& r) { return std::regex_search(t.name, r); });
+    const bool kept = std::any_of(o.keep.begin(), o.keep.end(),
+                                  [&](const std::string& k) { return fnmatch(k.c_str(), t.name.c_str(), 0) == 0; });
     if (!t.matrix || t.name.find("ffn_gate_inp") != std::string::npos) {
       t.type = DType::F32;  // as llama.cpp keeps them: routing stays exact
     } else if (kept) {  // as stored where GGUF has the type; FP8 widened to f32 (exact)

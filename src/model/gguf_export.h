@@ -17,7 +17,7 @@ namespace dsv3 {
 struct QuantizeOptions {
   // f32, f16, bf16, q8_0, q4_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k
   std::string type = "q8_0";
-  std::vector<std::string> keep;  // regexes over GGUF tensor names kept unquantized
+  std::vector<std::string> keep;  // shell patterns over GGUF tensor names kept unquantized ("blk.*.attn_*")
   std::string name;               // general.name (default: the directory's name)
   std::string tokenizer_dir;      // where tokenizer.json is (default: the checkpoint's directory)
   int threads = 0;                // rows converted in parallel (0: all cores)
