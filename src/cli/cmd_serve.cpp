@@ -61,7 +61,11 @@ struct ServeOptions {
 std::string model_basename(const std::string& dir) {
   std::filesystem::path p(dir);
   while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "models/tiny/" -> "tiny"
-  return p.filename().string();
+  if (p.extension() != ".gguf") return p.filename().string();
+  std::string name = p.stem().string();  // "v3-Q4_K_M-00001-of-00009.gguf" -> "v3-Q4_K_M"
+  constexpr std::size_t kSplit = 15;     // "-00001-of-00009"
+  if (name.size() > kSplit && name.compare(name.size() - kSplit + 6, 4, "-of-") == 0) name.resize(name.size() - kSplit);
+  return name;
 }
 
 int serve(const ServeOptions& o) {
