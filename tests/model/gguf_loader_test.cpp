@@ -19,7 +19,7 @@ void write(const std::string& path, const std::function<void(GgufWriter&)>& meta
   meta(*w);
   std::vector<uint8_t> bytes;
   for (const auto& [name, type] : tensors) {
-    const uint64_t n = type == 0 ? 16 : 66;  // 4 f32, or one 256-element IQ2_XXS block
+    const uint64_t n = type == 0 ? 16 : 292;  // 4 f32, or one 256-element Q8_K block (not a weight type)
     w->add_tensor(name, {type == 0 ? 4u : 256u}, type, n);
     bytes.resize(bytes.size() + n);
   }
@@ -67,11 +67,11 @@ TEST(GgufLoader, RefusalsNameTheKeyOrTensor) {
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message.find("deepseek2.block_count"), std::string::npos) << m.error().message;
 
-  write(d.file("iq.gguf"), minimal_metadata, {{"blk.0.ffn_down.weight", 16}});
-  m = Model::load(d.file("iq.gguf"));
+  write(d.file("q8k.gguf"), minimal_metadata, {{"blk.0.ffn_down.weight", 15}});
+  m = Model::load(d.file("q8k.gguf"));
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message.find("blk.0.ffn_down.weight"), std::string::npos) << m.error().message;
-  EXPECT_NE(m.error().message.find("IQ2_XXS"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("Q8_K"), std::string::npos) << m.error().message;
 
   write(d.file("missing.gguf"), minimal_metadata, {{"token_embd.weight", 0}});
   m = Model::load(d.file("missing.gguf"));
