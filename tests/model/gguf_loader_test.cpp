@@ -107,6 +107,33 @@ TEST(GgufLoader, SplitSetsOpenEveryPart) {
   EXPECT_NE(c.error().message.find("x-00002-of-00003.gguf"), std::string::npos) << c.error().message;
 }
 
+// ggml's IQ type ids to dsv3's dtypes, the sizes from the GGUF reader's table.
+TEST(GgufLoader, IqTensorsMapToTheirDtypes) {
+  const std::pair<uint32_t, DType> ids[] = {{16, DType::IQ2_XXS}, {17, DType::IQ2_XS}, {18, DType::IQ3_XXS},
+                                            {19, DType::IQ1_S},   {20, DType::IQ4_NL}, {21, DType::IQ3_S},
+                                            {22, DType::IQ2_S},   {23, DType::IQ4_XS}, {29, DType::IQ1_M}};
+  test::TempDir d;
+  for (auto [id, dt] : ids) {
+    const uint64_t bytes = static_cast<uint64_t>(dtype_row_bytes(dt, 512));
+    {
+      auto w = GgufWriter::create(d.file("iq.gguf"));
+      ASSERT_TRUE(w.ok());
+      minimal_metadata(*w);
+      w->add_tensor("output_norm.weight", {512}, id, bytes);
+      ASSERT_TRUE(w->write_header().ok());
+      const std::vector<uint8_t> zeros(bytes);
+      ASSERT_TRUE(w->append(zeros.data(), zeros.size()).ok());
+      ASSERT_TRUE(w->close().ok());
+    }
+    auto c = Checkpoint::open_gguf(d.file("iq.gguf"));
+    ASSERT_TRUE(c.ok()) << dtype_name(dt) << ": " << c.error().message;
+    const TensorView* t = c->find("model.norm.weight");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->dtype, dt) << id;
+    EXPECT_EQ(t->nbytes, bytes) << id;
+  }
+}
+
 TEST(GgufLoader, WriterRefusesShortData) {
   test::TempDir d;
   auto w = GgufWriter::create(d.file("s.gguf"));
