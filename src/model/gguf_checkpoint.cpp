@@ -27,6 +27,15 @@ std::optional<DType> dtype_of(const GgmlType& t) {
     case 12: return DType::Q4_K;
     case 13: return DType::Q5_K;
     case 14: return DType::Q6_K;
+    case 16: return DType::IQ2_XXS;
+    case 17: return DType::IQ2_XS;
+    case 18: return DType::IQ3_XXS;
+    case 19: return DType::IQ1_S;
+    case 20: return DType::IQ4_NL;
+    case 21: return DType::IQ3_S;
+    case 22: return DType::IQ2_S;
+    case 23: return DType::IQ4_XS;
+    case 29: return DType::IQ1_M;
     default: return std::nullopt;
   }
 }
@@ -82,7 +91,7 @@ Status add_views(const GgufTensor& t, const std::string* file, std::deque<Tensor
   const auto dtype = dtype_of(*t.type);
   if (!dtype)
     return make_error("{}: tensor {}: ggml type {} is not supported (F32, F16, BF16, Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, "
-                      "Q5_K, Q6_K are)",
+                      "Q5_K, Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL, IQ4_XS are)",
                       *file, t.name, t.type->name);
   std::vector<int64_t> shape;  // row-major, as Hugging Face writes it
   for (auto it = t.dims.rbegin(); it != t.dims.rend(); ++it) shape.push_back(static_cast<int64_t>(*it));

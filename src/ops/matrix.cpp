@@ -40,6 +40,15 @@ void dequantize_row(const Matrix& w, int64_t r, float* out) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::IQ4_XS:
+    case DType::IQ4_NL:
+    case DType::IQ2_XXS:
+    case DType::IQ1_S:
+    case DType::IQ3_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ1_M:
+    case DType::IQ2_S:
+    case DType::IQ3_S:
       dequantize_blocks(w.dtype, static_cast<const uint8_t*>(w.data) + row * w.row_bytes(), out, n);
       return;
     default:

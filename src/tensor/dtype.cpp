@@ -18,6 +18,10 @@ constexpr Entry kTypes[] = {
     {DType::U8, "U8", 1, 1},        {DType::Q4_0, "Q4_0", 32, 18},  {DType::Q8_0, "Q8_0", 32, 34},
     {DType::Q2_K, "Q2_K", 256, 84}, {DType::Q3_K, "Q3_K", 256, 110}, {DType::Q4_K, "Q4_K", 256, 144},
     {DType::Q5_K, "Q5_K", 256, 176}, {DType::Q6_K, "Q6_K", 256, 210},
+    // IQ formats, sizes as ggml's block_iq* structs
+    {DType::IQ4_XS, "IQ4_XS", 256, 136}, {DType::IQ4_NL, "IQ4_NL", 32, 18}, {DType::IQ2_XXS, "IQ2_XXS", 256, 66},
+    {DType::IQ1_S, "IQ1_S", 256, 50},    {DType::IQ3_XXS, "IQ3_XXS", 256, 98}, {DType::IQ2_XS, "IQ2_XS", 256, 74},
+    {DType::IQ1_M, "IQ1_M", 256, 56},    {DType::IQ2_S, "IQ2_S", 256, 82},    {DType::IQ3_S, "IQ3_S", 256, 110},
 };
 const Entry* entry(DType t) {
   for (const auto& e : kTypes)
@@ -62,6 +66,7 @@ std::size_t dtype_size(DType t) {
 }
 
 bool is_block_format(DType t) { return dtype_block(t) > 1; }
+bool is_iq_format(DType t) { return t >= DType::IQ4_XS && t <= DType::IQ3_S; }
 int64_t dtype_block(DType t) {
   const Entry* e = entry(t);
   return e ? e->block : 1;

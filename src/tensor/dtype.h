@@ -11,13 +11,17 @@ namespace dsv3 {
 // The plain types, then ggml's block formats (as GGUF files store them): a
 // block of dtype_block() elements takes dtype_block_bytes() bytes, and a row
 // is a whole number of blocks.
-enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I32, I64, U8, Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I32, I64, U8, Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+                          // ggml's IQ formats: read (dequantised) only, never written
+                          IQ4_XS, IQ4_NL, IQ2_XXS, IQ1_S, IQ3_XXS, IQ2_XS, IQ1_M, IQ2_S, IQ3_S };
 
 std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...; ggml's "Q4_K", ...
 std::optional<DType> dtype_from_name(std::string_view s);
 // Bytes per element of a plain type; 0 for a block format (use dtype_row_bytes).
 std::size_t dtype_size(DType t);
 bool is_block_format(DType t);
+// ggml's IQ (lattice / non-linear) formats: dsv3 dequantises them exactly but has no quantiser.
+bool is_iq_format(DType t);
 int64_t dtype_block(DType t);        // elements per block: 1 for plain types
 int64_t dtype_block_bytes(DType t);  // bytes per block: dtype_size for plain types
 // Bytes of `cols` consecutive elements; cols must be a multiple of dtype_block(t).

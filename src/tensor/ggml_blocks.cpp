@@ -445,7 +445,7 @@ void dequantize_blocks(DType t, const void* src, float* dst, int64_t n) {
     case DType::Q4_K: one = dq_q45_k<false>; break;
     case DType::Q5_K: one = dq_q45_k<true>; break;
     case DType::Q6_K: one = dq_q6_k; break;
-    default: break;
+    default: one = iq_dequantizer(t); break;
   }
   each_block(t, n, [&](int64_t at, int64_t e) { one(p + at, dst + e); });
 }
@@ -463,6 +463,7 @@ void quantize_blocks(DType t, const float* src, void* dst, int64_t n) {
     case DType::Q6_K: one = q_q6_k; break;
     default: break;
   }
+  if (is_iq_format(t)) throw std::invalid_argument("ggml IQ formats are read-only: no quantiser");
   each_block(t, n, [&](int64_t at, int64_t e) { one(src + e, p + at); });
 }
 

@@ -2,7 +2,9 @@
 // f32, matching ggml's dequantize_row_* bit for bit, and reference quantisers
 // that search scales as ggml's do (make_qkx2_quants, make_q3_quants,
 // make_qx_quants); compared with ggml's quantize_row_*_ref they wrote the
-// same bytes (tests/tensor pins one row per type).
+// same bytes (tests/tensor pins one row per type). ggml's IQ formats
+// (is_iq_format) are read-only here: dequantised exactly as ggml's
+// dequantize_row_iq*, but with no quantiser.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -13,7 +15,9 @@ namespace dsv3 {
 
 // One row of n elements (n a multiple of dtype_block(t)) of a block type.
 void dequantize_blocks(DType t, const void* src, float* dst, int64_t n);
+// Not for IQ formats (throws std::invalid_argument): see can_quantize.
 void quantize_blocks(DType t, const float* src, void* dst, int64_t n);
+inline bool can_quantize(DType t) { return is_block_format(t) && !is_iq_format(t); }
 
 namespace ggml {
 
@@ -25,6 +29,25 @@ struct Q3_K { static constexpr int hmask = 0, qs = 32, scales = 96, d = 108; };
 struct Q4_K { static constexpr int d = 0, dmin = 2, scales = 4, qs = 16; };
 struct Q5_K { static constexpr int d = 0, dmin = 2, scales = 4, qh = 16, qs = 48; };
 struct Q6_K { static constexpr int ql = 0, qh = 128, scales = 192, d = 208; };
+struct IQ2_XXS { static constexpr int d = 0, qs = 2; };
+struct IQ2_XS { static constexpr int d = 0, qs = 2, scales = 66; };
+struct IQ2_S { static constexpr int d = 0, qs = 2, signs = 34, qh = 66, scales = 74; };
+struct IQ3_XXS { static constexpr int d = 0, qs = 2, scales_signs = 66; };
+struct IQ3_S { static constexpr int d = 0, qs = 2, qh = 66, signs = 74, scales = 106; };
+struct IQ1_S { static constexpr int d = 0, qs = 2, qh = 34; };
+struct IQ1_M { static constexpr int qs = 0, qh = 32, scales = 48; };  // f16 scale in the scales' top nibbles
+struct IQ4_NL { static constexpr int d = 0, qs = 2; };
+struct IQ4_XS { static constexpr int d = 0, scales_h = 2, scales_l = 4, qs = 8; };
+
+// One block of an IQ format to f32 (ggml_iq_blocks.cpp); nullptr for other types.
+using DequantizeBlock = void (*)(const uint8_t* block, float* y);
+DequantizeBlock iq_dequantizer(DType t);
+
+// IQ4_XS: the 6-bit scale (biased by 32) of sub-block ib (0..7): low nibble
+// from scales_l[ib / 2], top two bits from scales_h.
+inline int iq4xs_scale(uint8_t scales_l, uint16_t scales_h, int ib) {
+  return ((scales_l >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
+}
 
 // An f16 stored at p (any alignment), exactly as f32.
 inline float half_at(const uint8_t* p) {

@@ -19,7 +19,7 @@ void write(const std::string& path, const std::function<void(GgufWriter&)>& meta
   meta(*w);
   std::vector<uint8_t> bytes;
   for (const auto& [name, type] : tensors) {
-    const uint64_t n = type == 0 ? 16 : 66;  // 4 f32, or one 256-element IQ2_XXS block
+    const uint64_t n = type == 0 ? 16 : 292;  // 4 f32, or one 256-element Q8_K block (not a weight type)
     w->add_tensor(name, {type == 0 ? 4u : 256u}, type, n);
     bytes.resize(bytes.size() + n);
   }
@@ -67,11 +67,11 @@ TEST(GgufLoader, RefusalsNameTheKeyOrTensor) {
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message.find("deepseek2.block_count"), std::string::npos) << m.error().message;
 
-  write(d.file("iq.gguf"), minimal_metadata, {{"blk.0.ffn_down.weight", 16}});
-  m = Model::load(d.file("iq.gguf"));
+  write(d.file("q8k.gguf"), minimal_metadata, {{"blk.0.ffn_down.weight", 15}});
+  m = Model::load(d.file("q8k.gguf"));
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message.find("blk.0.ffn_down.weight"), std::string::npos) << m.error().message;
-  EXPECT_NE(m.error().message.find("IQ2_XXS"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("Q8_K"), std::string::npos) << m.error().message;
 
   write(d.file("missing.gguf"), minimal_metadata, {{"token_embd.weight", 0}});
   m = Model::load(d.file("missing.gguf"));
@@ -105,6 +105,33 @@ TEST(GgufLoader, SplitSetsOpenEveryPart) {
   auto c = Checkpoint::open_gguf(d.file("x-00001-of-00003.gguf"));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("x-00002-of-00003.gguf"), std::string::npos) << c.error().message;
+}
+
+// ggml's IQ type ids to dsv3's dtypes, the sizes from the GGUF reader's table.
+TEST(GgufLoader, IqTensorsMapToTheirDtypes) {
+  const std::pair<uint32_t, DType> ids[] = {{16, DType::IQ2_XXS}, {17, DType::IQ2_XS}, {18, DType::IQ3_XXS},
+                                            {19, DType::IQ1_S},   {20, DType::IQ4_NL}, {21, DType::IQ3_S},
+                                            {22, DType::IQ2_S},   {23, DType::IQ4_XS}, {29, DType::IQ1_M}};
+  test::TempDir d;
+  for (auto [id, dt] : ids) {
+    const uint64_t bytes = static_cast<uint64_t>(dtype_row_bytes(dt, 512));
+    {
+      auto w = GgufWriter::create(d.file("iq.gguf"));
+      ASSERT_TRUE(w.ok());
+      minimal_metadata(*w);
+      w->add_tensor("output_norm.weight", {512}, id, bytes);
+      ASSERT_TRUE(w->write_header().ok());
+      const std::vector<uint8_t> zeros(bytes);
+      ASSERT_TRUE(w->append(zeros.data(), zeros.size()).ok());
+      ASSERT_TRUE(w->close().ok());
+    }
+    auto c = Checkpoint::open_gguf(d.file("iq.gguf"));
+    ASSERT_TRUE(c.ok()) << dtype_name(dt) << ": " << c.error().message;
+    const TensorView* t = c->find("model.norm.weight");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->dtype, dt) << id;
+    EXPECT_EQ(t->nbytes, bytes) << id;
+  }
 }
 
 TEST(GgufLoader, WriterRefusesShortData) {

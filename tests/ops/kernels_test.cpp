@@ -216,7 +216,10 @@ TEST_P(BlockKernels, TransposedAndBf16Prefill) {
 std::vector<BlockCase> block_cases() {
   std::vector<BlockCase> v;
   for (const char* isa : {"avx512", "avx2", "generic"})
-    for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                    // IQ formats: random blocks (no quantiser), through the generic dequantiser
+                    DType::IQ4_XS, DType::IQ4_NL, DType::IQ2_XXS, DType::IQ1_S, DType::IQ3_XXS, DType::IQ2_XS,
+                    DType::IQ1_M, DType::IQ2_S, DType::IQ3_S})
       v.push_back({isa, d});
   return v;
 }

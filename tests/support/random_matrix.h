@@ -10,6 +10,7 @@
 #include "ops/matrix.h"
 #include "tensor/dtype.h"
 #include "tensor/ggml_blocks.h"
+#include "support/iq_blocks.h"
 
 namespace dsv3::test {
 
@@ -38,6 +39,15 @@ inline TestMatrix random_matrix(DType dt, int64_t rows, int64_t cols, uint32_t s
   m.view.rows = rows;
   m.view.cols = cols;
   m.values.resize(rows * cols);
+  if (is_iq_format(dt)) {  // no quantiser: random blocks, scales below 1 (f16 exponent < 15)
+    const int64_t rb = dtype_row_bytes(dt, cols);
+    m.bytes.resize(rows * rb);
+    random_iq_blocks(dt, m.bytes.data(), rows * rb / dtype_block_bytes(dt), seed, 15);
+    for (int64_t r = 0; r < rows; ++r)
+      dequantize_blocks(dt, m.bytes.data() + r * rb, m.values.data() + r * cols, cols);
+    m.view.data = m.bytes.data();
+    return m;
+  }
   if (is_block_format(dt)) {  // gaussian rows through the reference quantiser (cols: whole blocks)
     const int64_t rb = dtype_row_bytes(dt, cols);
     m.bytes.resize(rows * rb);

@@ -7,6 +7,7 @@
 #include "ops/cpu/kernels.h"
 #include "tensor/dtype.h"
 #include "tensor/ggml_blocks.h"
+#include "tensor/ggml_iq_grids.h"
 
 
 
