@@ -28,17 +28,11 @@ class Binder {
       case DType::F32:
       case DType::BF16:
       case DType::F16:
-      case DType::Q4_0:
-      case DType::Q8_0:
-      case DType::Q2_K:
-      case DType::Q3_K:
-      case DType::Q4_K:
-      case DType::Q5_K:
-      case DType::Q6_K:
         return m;
       case DType::F8_E4M3:
         break;
       default:
+        if (is_block_format(t->dtype)) return m;  // ggml's formats (GGUF): scales inside the blocks
         return make_error("{}: tensor {}: dtype {} is not a weight type", *t->file, name, dtype_name(t->dtype));
     }
     // FP8: block multipliers in <name>_scale_inv, one per block (edge blocks partial)

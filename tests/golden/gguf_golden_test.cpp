@@ -10,6 +10,7 @@
 #include "engine/model_text.h"
 #include "model/gguf_config.h"
 #include "model/gguf_export.h"
+#include "model/gguf_writer.h"
 #include "model/model.h"
 #include "model/transformer.h"
 #include "ops/matrix.h"
@@ -230,6 +231,65 @@ TEST(GgufQuantize, KeepLeavesMatchingTensorsUnquantized) {
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ((*m)->weights.layers[1].attn.q_b.dtype, DType::BF16);  // tiny stores bf16
   EXPECT_EQ((*m)->weights.layers[1].moe.experts[0].up.dtype, DType::Q8_0);
+}
+
+// A GGUF file read from a real IQ quant: tiny's routed gate/up experts
+// re-stored as IQ4_NL blocks (the Q8_0 scale kept, 4-bit indices into the
+// non-linear table), everything else as quantize wrote it. The model loads,
+// reports the type, and runs to finite logits through the IQ kernels.
+TEST(GgufModel, IqTypedExpertsLoadAndRun) {
+  test::TempDir dir;
+  QuantizeOptions o;
+  o.type = "q8_0";
+  ASSERT_TRUE(quantize_to_gguf(model_dir("tiny"), dir.file("q8.gguf"), o).ok());
+  auto src = GgufFile::open(dir.file("q8.gguf"));
+  ASSERT_TRUE(src.ok());
+  auto w = GgufWriter::create(dir.file("iq.gguf"));
+  ASSERT_TRUE(w.ok());
+  for (const auto& [key, v] : src->metadata()) {
+    if (v.is_string()) w->add_string(key, v.get<std::string>());
+    else if (v.is_boolean()) w->add_bool(key, v.get<bool>());
+    else if (v.is_number_unsigned()) w->add_u32(key, v.get<uint32_t>());
+    else if (v.is_number_integer()) w->add_i32(key, v.get<int32_t>());
+    else if (v.is_number_float()) w->add_f32(key, v.get<float>());
+    else if (v.is_array() && !v.empty() && v[0].is_string()) w->add_strings(key, v.get<std::vector<std::string>>());
+    else if (v.is_array()) w->add_i32s(key, v.get<std::vector<int32_t>>());
+  }
+  const auto iq = [](const GgufTensor& t) {
+    return t.type->id == 8 && (t.name.find("ffn_gate_exps") != std::string::npos || t.name.find("ffn_up_exps") != std::string::npos);
+  };
+  std::vector<std::vector<uint8_t>> data;
+  uint32_t seed = 1;
+  for (const GgufTensor& t : src->tensors()) {
+    std::vector<uint8_t> bytes(reinterpret_cast<const uint8_t*>(t.data), reinterpret_cast<const uint8_t*>(t.data) + t.bytes);
+    uint32_t type = t.type->id;
+    if (iq(t)) {  // 34-byte Q8_0 blocks -> 18-byte IQ4_NL blocks {f16 d; 16 bytes of index pairs}
+      std::vector<uint8_t> out;
+      for (std::size_t b = 0; b < bytes.size(); b += 34) {
+        out.insert(out.end(), bytes.begin() + b, bytes.begin() + b + 2);
+        for (int j = 0; j < 16; ++j) out.push_back(static_cast<uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24));
+      }
+      bytes = std::move(out);
+      type = 20;  // IQ4_NL
+    }
+    w->add_tensor(t.name, t.dims, type, bytes.size());
+    data.push_back(std::move(bytes));
+  }
+  ASSERT_TRUE(w->write_header().ok());
+  for (const auto& d : data) ASSERT_TRUE(w->append(d.data(), d.size()).ok());
+  ASSERT_TRUE(w->close().ok());
+  auto m = Model::load(dir.file("iq.gguf"));
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ((*m)->weights.layers[1].moe.experts[3].gate.dtype, DType::IQ4_NL);
+  EXPECT_EQ((*m)->weights.layers[1].moe.experts[3].down.dtype, DType::F16);  // 24 wide: f16 in the q8_0 recipe
+  ThreadPool pool(2);
+  Transformer t(**m, &pool);
+  int64_t rows = 0;
+  test::for_each_logits_row(t, {0, 5, 9, 13, 17}, 0, [&](int64_t, const float* row) {
+    for (int64_t j = 0; j < (*m)->config.vocab_size; ++j) ASSERT_TRUE(std::isfinite(row[j]));
+    ++rows;
+  });
+  EXPECT_EQ(rows, 5);
 }
 
 }  // namespace
