@@ -77,6 +77,25 @@ BENCHMARK(BM_OpenBlasSgemm)->Apply(sizes);
 
 // Decode: one token against many weight rows, so the weight bytes are the
 // cost. "hot": one 2048 x 512 matrix that stays in L2; "stream": a sweep over
+// `mats` views of rows x k weights laid end to end in bytes (fp8 with the
+// given block scales).
+std::vector<dsv3::ops::Matrix> weight_views(dsv3::DType dt, int64_t rows, int64_t k, int64_t mats,
+                                            const uint8_t* bytes, const std::vector<float>& scale) {
+  std::vector<dsv3::ops::Matrix> ws(static_cast<std::size_t>(mats));
+  for (int64_t i = 0; i < mats; ++i) {
+    auto& w = ws[static_cast<std::size_t>(i)];
+    w.dtype = dt;
+    w.rows = rows;
+    w.cols = k;
+    w.data = bytes + i * rows * dsv3::dtype_row_bytes(dt, k);
+    if (dt == dsv3::DType::F8_E4M3) {
+      w.block_scale = scale.data();
+      w.scale_cols = k / 128;
+    }
+  }
+  return ws;
+}
+
 // 64 matrices of 2048 x 4096 (512 MiB in fp8), far past the caches, as
 // decode reads the model. Reported as weight GB/s.
 void BM_Matvec(benchmark::State& state, dsv3::DType dt, bool stream) {
@@ -88,18 +107,7 @@ void BM_Matvec(benchmark::State& state, dsv3::DType dt, bool stream) {
   const auto x = random_floats(k, 1);
   std::vector<float> scale(static_cast<std::size_t>((rows / 128) * (k / 128)), 0.01f);
   std::vector<float> y(static_cast<std::size_t>(rows));
-  std::vector<dsv3::ops::Matrix> ws(static_cast<std::size_t>(mats));
-  for (int64_t i = 0; i < mats; ++i) {
-    auto& w = ws[static_cast<std::size_t>(i)];
-    w.dtype = dt;
-    w.rows = rows;
-    w.cols = k;
-    w.data = bytes.data() + i * rows * k * elem;
-    if (dt == dsv3::DType::F8_E4M3) {
-      w.block_scale = scale.data();
-      w.scale_cols = k / 128;
-    }
-  }
+  const auto ws = weight_views(dt, rows, k, mats, bytes.data(), scale);
   for (auto _ : state)
     for (const auto& w : ws) dsv3::ops::matmul(w, x.data(), k, 1, y.data(), rows, &pool());
   state.counters["GB"] = benchmark::Counter(static_cast<double>(bytes.size()) * state.iterations() / 1e9,
@@ -117,8 +125,7 @@ BENCHMARK_CAPTURE(BM_Matvec, bf16_stream, dsv3::DType::BF16, true)->Unit(benchma
 // quantised Gaussian rows (valid scales), repeated.
 void BM_MatvecSweep(benchmark::State& state, dsv3::DType dt) {
   const int64_t k = 7168, rows = 2048;
-  const int64_t row_bytes = dsv3::is_block_format(dt) ? dsv3::dtype_row_bytes(dt, k)
-                                                      : k * static_cast<int64_t>(dsv3::dtype_size(dt));
+  const int64_t row_bytes = dsv3::dtype_row_bytes(dt, k);
   const int64_t mat_bytes = rows * row_bytes, mats = ((int64_t{256} << 20) + mat_bytes - 1) / mat_bytes;
   std::vector<uint8_t> bytes(static_cast<std::size_t>(mats * mat_bytes));
   if (dsv3::is_block_format(dt)) {
@@ -136,18 +143,7 @@ void BM_MatvecSweep(benchmark::State& state, dsv3::DType dt) {
   const auto x = random_floats(k, 1);
   std::vector<float> scale(static_cast<std::size_t>((rows / 128) * (k / 128)), 0.01f);
   std::vector<float> y(static_cast<std::size_t>(rows));
-  std::vector<dsv3::ops::Matrix> ws(static_cast<std::size_t>(mats));
-  for (int64_t i = 0; i < mats; ++i) {
-    auto& w = ws[static_cast<std::size_t>(i)];
-    w.dtype = dt;
-    w.rows = rows;
-    w.cols = k;
-    w.data = bytes.data() + i * mat_bytes;
-    if (dt == dsv3::DType::F8_E4M3) {
-      w.block_scale = scale.data();
-      w.scale_cols = k / 128;
-    }
-  }
+  const auto ws = weight_views(dt, rows, k, mats, bytes.data(), scale);
   for (auto _ : state)
     for (const auto& w : ws) dsv3::ops::matmul(w, x.data(), k, 1, y.data(), rows, &pool());
   state.counters["GB"] = benchmark::Counter(static_cast<double>(bytes.size()) * state.iterations() / 1e9,

@@ -70,7 +70,7 @@ void add_generate(CLI::App& app, int& exit_code) {
     if (Status st = sp.validate(l->model->config.vocab_size); !st) return void(exit_code = fail(2, st.error()));
     std::unique_ptr<text::Tokenizer> tokenizer;  // optional: only for the text field and stop strings
     if (has_tokenizer(o->model.model)) {
-      auto t = load_tokenizer(o->model.model);
+      auto t = load_tokenizer(*l->model);
       if (!t) return void(exit_code = fail(2, t.error()));
       tokenizer = std::move(t).value();
     }

@@ -36,9 +36,9 @@ struct TextModel {
 Result<TextModel> load_text_model(const ModelOptions& mo, bool need_template) {
   TextModel t;
   DSV3_ASSIGN_OR_RETURN(t.loaded, load_model(mo));
-  DSV3_ASSIGN_OR_RETURN(t.tokenizer, load_tokenizer(mo.model));
+  DSV3_ASSIGN_OR_RETURN(t.tokenizer, load_tokenizer(*t.loaded.model));
   if (need_template) {
-    DSV3_ASSIGN_OR_RETURN(auto c, load_chat_template(mo.model));
+    DSV3_ASSIGN_OR_RETURN(auto c, load_chat_template(*t.loaded.model));
     t.chat = std::make_unique<text::ChatTemplate>(std::move(c));
   }
   return t;

@@ -73,10 +73,10 @@ int serve(const ServeOptions& o) {
   if (!keys) return fail(2, keys.error());
   auto loaded = load_model(o.model);
   if (!loaded) return fail(2, loaded.error());
-  auto tokenizer = load_tokenizer(o.model.model);
+  auto tokenizer = load_tokenizer(*loaded->model);
   if (!tokenizer) return fail(2, tokenizer.error());
   std::unique_ptr<text::ChatTemplate> chat;
-  if (auto c = load_chat_template(o.model.model)) {
+  if (auto c = load_chat_template(*loaded->model)) {
     chat = std::make_unique<text::ChatTemplate>(std::move(c).value());
   } else {
     std::fprintf(stderr, "dsv3: warning: %s; /v1/chat/completions is off\n", c.error().message.c_str());

@@ -86,6 +86,16 @@ Result<text::ChatTemplate> gguf_chat_template(const GgufFile& f) {
   return text::ChatTemplate::from_source(src->get<std::string>(), std::move(bos), std::move(eos));
 }
 
+Result<std::unique_ptr<text::Tokenizer>> load_tokenizer(const Model& model) {
+  if (const GgufFile* f = model.checkpoint.gguf()) return gguf_tokenizer(*f);
+  return load_tokenizer(model.checkpoint.dir());
+}
+
+Result<text::ChatTemplate> load_chat_template(const Model& model) {
+  if (const GgufFile* f = model.checkpoint.gguf()) return gguf_chat_template(*f);
+  return load_chat_template(model.checkpoint.dir());
+}
+
 bool has_tokenizer(const std::string& model) {
   std::error_code ec;
   if (is_gguf_path(model)) return true;

@@ -443,9 +443,9 @@ Result<DType> recipe_type(const std::string& recipe, const std::string& name, in
                                                    : DType::Q4_K;
   else
     return make_error("unknown quantization type \"{}\"", recipe);
-  // rows that are no whole number of blocks: a 32-element format, or f16
-  if (is_block_format(t) && cols % dtype_block(t) != 0)
-    t = (t == DType::Q5_K || t == DType::Q6_K) ? DType::Q8_0 : t == DType::Q8_0 ? DType::Q8_0 : DType::Q4_0;
+  // rows that are no whole number of 256-value blocks take a 32-value
+  // format; rows of no 32-value block f16
+  if (dtype_block(t) == 256 && cols % 256 != 0) t = t == DType::Q5_K || t == DType::Q6_K ? DType::Q8_0 : DType::Q4_0;
   if (is_block_format(t) && cols % dtype_block(t) != 0) t = DType::F16;
   return t;
 }

@@ -33,25 +33,11 @@ void dequantize_row(const Matrix& w, int64_t r, float* out) {
       for (int64_t j = 0; j < n; ++j) out[j] = fp8_e4m3_to_f32(p[j]) * s[j / w.block];
       return;
     }
-    case DType::Q4_0:
-    case DType::Q8_0:
-    case DType::Q2_K:
-    case DType::Q3_K:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
-    case DType::IQ4_XS:
-    case DType::IQ4_NL:
-    case DType::IQ2_XXS:
-    case DType::IQ1_S:
-    case DType::IQ3_XXS:
-    case DType::IQ2_XS:
-    case DType::IQ1_M:
-    case DType::IQ2_S:
-    case DType::IQ3_S:
-      dequantize_blocks(w.dtype, static_cast<const uint8_t*>(w.data) + row * w.row_bytes(), out, n);
-      return;
     default:
+      if (is_block_format(w.dtype)) {  // ggml's formats: scales inside each row's blocks
+        dequantize_blocks(w.dtype, static_cast<const uint8_t*>(w.data) + row * w.row_bytes(), out, n);
+        return;
+      }
       std::memset(out, 0, n * sizeof(float));  // integer types are not weights
       return;
   }

@@ -86,18 +86,25 @@ void dq_q6_k(const uint8_t* b, float* y) {
 
 int nearest(float v) { return static_cast<int>(std::lrintf(v)); }  // ties to even, as ggml's nearest_int
 
+// The value of largest magnitude (the first, on a tie): ggml's signed max,
+// whose sign orients the scale.
+float signed_max(const float* x, int n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int i = 0; i < n; ++i)
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  return max;
+}
+
 void put_half(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16(v);
   std::memcpy(p, &h, 2);
 }
 
 void q_q4_0(const float* x, uint8_t* b) {
-  float amax = 0.0f, max = 0.0f;
-  for (int j = 0; j < 32; ++j)
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
+  const float max = signed_max(x, 32);
   const float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
   put_half(b + Q4_0::d, d);
   for (int j = 0; j < 16; ++j) {
@@ -119,13 +126,8 @@ void q_q8_0(const float* x, uint8_t* b) {
 // scale over a few candidate reciprocals that fits x best (ggml's
 // make_qx_quants).
 float fit_symmetric(int n, int nmax, const float* x, uint8_t* L) {
-  float max = 0.0f, amax = 0.0f;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  if (amax < 1e-30f) {
+  const float max = signed_max(x, n);
+  if (std::fabs(max) < 1e-30f) {
     std::fill(L, L + n, static_cast<uint8_t>(nmax));
     return 0.0f;
   }
@@ -153,13 +155,8 @@ float fit_symmetric(int n, int nmax, const float* x, uint8_t* L) {
 // Q3_K's sub-block fit (ggml's make_q3_quants): start from the nearest
 // levels, then move single levels while that lowers the x^2-weighted error.
 float fit_q3(int n, int nmax, const float* x, uint8_t* Lout) {
-  float max = 0.0f, amax = 0.0f;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  if (amax < 1e-30f) {
+  const float max = signed_max(x, n);
+  if (std::fabs(max) < 1e-30f) {
     std::fill(Lout, Lout + n, static_cast<uint8_t>(nmax));
     return 0.0f;
   }
@@ -391,15 +388,10 @@ void q_q45_k(const float* x, uint8_t* b) {
 void q_q6_k(const float* x, uint8_t* b) {
   std::memset(b, 0, 210);
   uint8_t L[256];
-  float scales[16], max_scale = 0.0f, amax = 0.0f;
-  for (int j = 0; j < 16; ++j) {
-    scales[j] = fit_symmetric(16, 32, x + 16 * j, L + 16 * j);
-    if (std::fabs(scales[j]) > amax) {
-      amax = std::fabs(scales[j]);
-      max_scale = scales[j];
-    }
-  }
-  if (amax < 1e-30f) {  // an all-zero block: d = 0, levels at zero
+  float scales[16];
+  for (int j = 0; j < 16; ++j) scales[j] = fit_symmetric(16, 32, x + 16 * j, L + 16 * j);
+  const float max_scale = signed_max(scales, 16);
+  if (std::fabs(max_scale) < 1e-30f) {  // an all-zero block: d = 0, levels at zero
     std::fill(L, L + 256, uint8_t{32});
   } else {
     const float iscale = -128.0f / max_scale;

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { binary, root, tinyModel } from "./helpers.mjs";
+import { binary, logSoftmax, root, tinyModel } from "./helpers.mjs";
 
 const peer = path.join(root, "tests/peer/run_llama.mjs");
 const nlc = process.env.NLC_DIR ?? path.join(os.homedir(), ".cache/dsv3-peer/llama/node_modules/node-llama-cpp");
@@ -47,14 +47,6 @@ function bothLogits(gguf, ids) {
   return { vocab, ours: a.data, theirs: b };
 }
 
-function logSoftmax(row) {
-  let m = -Infinity;
-  for (const v of row) m = Math.max(m, v);
-  let s = 0;
-  for (const v of row) s += Math.exp(v - m);
-  const lse = m + Math.log(s);
-  return Float64Array.from(row, (v) => v - lse);
-}
 function argmax(row) {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
