@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "model/rank_steps.h"
 #include "cuda/cuda_forward.h"
 #include "benchkit/membw.h"
 #include "engine/session.h"
@@ -114,12 +115,23 @@ void add_bench(CLI::App& app, int& exit_code) {
     const bool cpu_probe = !o->skip_membw && o->model.device == "cpu";
     Bandwidth before, after;
     if (cpu_probe) before = probe_bandwidth(*l->pool);
+    // a split job: each rank's collectives are counted over the timed decode alone
+    auto* leader = dynamic_cast<LeaderForward*>(l->transformer.get());
+    if (leader != nullptr) {
+      if (auto r = leader->reports(true); !r) return void(exit_code = fail(1, r.error()));
+    }
     t0 = clock::now();
     for (int64_t i = 0; i < o->gen_tokens; ++i) {
       const int32_t next = argmax(s.last_logits().data(), c.vocab_size);
       if (Status st = s.append(std::span<const int32_t>(&next, 1)); !st) return void(exit_code = fail(1, st.error()));
     }
     const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
+    std::vector<RankReport> ranks;
+    if (leader != nullptr) {
+      auto r = leader->reports(false);
+      if (!r) return void(exit_code = fail(1, r.error()));
+      ranks = std::move(*r);
+    }
     if (cpu_probe) after = probe_bandwidth(*l->pool);
     // batched decode: o->batch sequences at the same context, one token each per step
     double batch_s = 0.0;
@@ -199,6 +211,26 @@ void add_bench(CLI::App& app, int& exit_code) {
                                      static_cast<double>(c.vocab_size * c.hidden_size)) /
                                     prefill_s / 1e9},
     };
+    int64_t moe_layers = 0;
+    for (int64_t k = 0; k < c.num_hidden_layers; ++k) moe_layers += c.is_moe_layer(k);
+    if (!ranks.empty()) {
+      nlohmann::json rs = nlohmann::json::array();
+      const double tokens = static_cast<double>(o->gen_tokens);
+      for (std::size_t r = 0; r < ranks.size(); ++r) {
+        const RankReport& x = ranks[r];
+        rs.push_back({{"rank", r},
+                      {"weight_bytes", x.weight_bytes},
+                      {"active_bytes_per_token", x.active_bytes},
+                      {"resident_bytes", x.resident_bytes},
+                      {"collectives_per_token", static_cast<double>(x.collectives.calls) / tokens},
+                      {"collective_ms_per_token", x.collectives.seconds * 1e3 / tokens},
+                      {"collective_bytes_per_token", static_cast<double>(x.collectives.bytes) / tokens},
+                      {"collective_us_per_moe_layer",
+                       moe_layers > 0 ? x.collectives.seconds * 1e6 / tokens / static_cast<double>(moe_layers) : 0.0}});
+      }
+      j["ranks"] = rs;
+      j["parallel"] = o->model.parallel;
+    }
     if (o->json) {
       std::printf("%s\n", j.dump().c_str());
       return;
@@ -221,6 +253,13 @@ void add_bench(CLI::App& app, int& exit_code) {
                                     "uses {:.0f}% of it\n",
                                     before.triad, after.triad, read_bw,
                                     100.0 * j["decode_fraction_of_read"].get<double>()).c_str());
+    for (std::size_t r = 0; r < ranks.size(); ++r)
+      std::printf("%s", fmt::format("rank {:<3} {} weights ({} resident), {} read per token; collectives {:.3f} ms "
+                                    "per token\n",
+                                    r, human_bytes(static_cast<double>(ranks[r].weight_bytes)),
+                                    human_bytes(static_cast<double>(ranks[r].resident_bytes)),
+                                    human_bytes(static_cast<double>(ranks[r].active_bytes)),
+                                    ranks[r].collectives.seconds * 1e3 / static_cast<double>(o->gen_tokens)).c_str());
     if (o->batch > 1)
       std::printf("%s", fmt::format("batch    {} sequences: {:.1f} tokens/s ({:.2f} ms per step) at context {}..{}\n",
                                     o->batch, j["batch_decode_tokens_per_s"].get<double>(),

@@ -14,6 +14,7 @@
 #include "engine/model_text.h"
 #include "engine/completion.h"
 #include "engine/session.h"
+#include "model/rank_footprint.h"
 #include "model/safetensors.h"
 #include "text/tokenizer.h"
 
@@ -107,19 +108,61 @@ void add_generate(CLI::App& app, int& exit_code) {
   });
 }
 
+namespace {
+
+// A checkpoint, or a config.json alone (a directory without weights, or the
+// file itself): the latter as a weightless table of the official layout.
+Result<std::unique_ptr<Model>> load_for_inspect(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path config;
+  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".json") {
+    config = path;
+  } else if (fs::is_directory(path, ec) && fs::exists(fs::path(path) / "config.json", ec) &&
+             !fs::exists(fs::path(path) / "model.safetensors", ec) &&
+             !fs::exists(fs::path(path) / "model.safetensors.index.json", ec)) {
+    config = fs::path(path) / "config.json";
+  } else {
+    return Model::load(path);
+  }
+  auto m = std::make_unique<Model>();
+  DSV3_ASSIGN_OR_RETURN(m->config, load_config(config.string()));
+  m->checkpoint = Checkpoint::shaped(m->config, config.string() + " (no weights: planned)");
+  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config));
+  return m;
+}
+
+}  // namespace
+
 void add_inspect(CLI::App& app, int& exit_code) {
   struct Opts {
     std::string model;
     bool json = false;
+    int ranks = 0;
+    std::string parallel = "ep";
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("inspect", "print the architecture, sizes and dtypes of a checkpoint");
-  cmd->add_option("--model", o->model, "checkpoint directory or GGUF file")->required();
+  cmd->add_option("--model", o->model,
+                  "checkpoint directory or GGUF file; a directory with config.json alone (or a config.json) is "
+                  "planned as the official release stores it (fp8 where the config says so, else bf16)")
+      ->required();
   cmd->add_flag("--json", o->json, "machine-readable output");
+  cmd->add_option("--ranks", o->ranks, "also print what each of N ranks of a split job (mpirun -np N) holds and reads")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--parallel", o->parallel, "the split --ranks plans: ep or ep+tp")
+      ->check(CLI::IsMember({"ep", "ep+tp"}))
+      ->capture_default_str();
   cmd->callback([o, &exit_code] {
-    auto m = Model::load(o->model);
+    auto m = load_for_inspect(o->model);
     if (!m) return void(exit_code = fail(2, m.error()));
     const Model& model = **m;
+    std::vector<RankFootprint> ranks;
+    if (o->ranks > 0) {
+      auto f = rank_footprints(model.checkpoint, model.config, o->ranks, parse_layout(o->parallel).value());
+      if (!f) return void(exit_code = fail(2, f.error()));
+      ranks = std::move(*f);
+    }
     const ModelConfig& c = model.config;
     const WeightStats ws = weight_stats(model.weights, c);
     std::map<std::string, int64_t> dtype_counts;
@@ -164,6 +207,16 @@ void add_inspect(CLI::App& app, int& exit_code) {
         {"cache_bytes_per_token_f32", cache_f32},
         {"files", model.checkpoint.file_count()},
     };
+    if (o->ranks > 0) {
+      nlohmann::json rs = nlohmann::json::array();
+      for (const RankFootprint& f : ranks)
+        rs.push_back({{"rank", f.rank}, {"experts_per_layer", f.experts_per_layer}, {"heads", f.heads},
+                      {"weight_bytes", f.weight_bytes}, {"expert_bytes", f.expert_bytes},
+                      {"active_bytes_per_token", f.active_bytes}, {"cache_bytes_per_token_f32", f.cache_bytes_per_token},
+                      {"collectives_per_token", f.sums_per_token},
+                      {"collective_bytes_per_token", f.sum_bytes_per_token}});
+      j["parallel"] = {{"ranks", o->ranks}, {"layout", o->parallel}, {"per_rank", rs}};
+    }
     if (o->json) {
       std::printf("%s\n", j.dump(1).c_str());
       return;
@@ -188,6 +241,18 @@ void add_inspect(CLI::App& app, int& exit_code) {
         ws.params / 1e6, human_bytes(static_cast<double>(ws.bytes)), ws.active_params / 1e6,
         human_bytes(static_cast<double>(ws.active_bytes)), ws.mtp_params / 1e6,
         human_bytes(static_cast<double>(ws.mtp_bytes)), c.cache_width(), human_bytes(static_cast<double>(cache_f32))).c_str());
+    if (o->ranks == 0) return;
+    std::printf("%s", fmt::format("split        {} ranks, {} (the latent cache is replicated on every rank)\n", o->ranks,
+                                  o->parallel).c_str());
+    std::printf("  rank  experts/layer  heads  weights        of which experts  read/token     cache/token  "
+                "collectives/token\n");
+    for (const RankFootprint& f : ranks)
+      std::printf("%s", fmt::format("  {:>4}  {:>13}  {:>5}  {:<13}  {:<16}  {:<13}  {:<11}  {} ({})\n", f.rank,
+                                    f.experts_per_layer, f.heads, human_bytes(static_cast<double>(f.weight_bytes)),
+                                    human_bytes(static_cast<double>(f.expert_bytes)),
+                                    human_bytes(static_cast<double>(f.active_bytes)),
+                                    human_bytes(static_cast<double>(f.cache_bytes_per_token)), f.sums_per_token,
+                                    human_bytes(static_cast<double>(f.sum_bytes_per_token))).c_str());
   });
 }
 

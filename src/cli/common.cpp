@@ -1,13 +1,18 @@
 #include "cli/common.h"
 #include "base/read_file.h"
 #include "cuda/cuda_forward.h"
+#include "dist/communicator.h"
 #include "model/head_dtype.h"
+#include "model/rank_check.h"
+#include "model/rank_steps.h"
+#include "ops/cpu/kernels.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -59,6 +64,17 @@ void ModelOptions::add_to(CLI::App* cmd) {
         if (d == "cpu" || cuda_index(d)) return {};
         return "device must be cpu, cuda or cuda:N, not '" + d + "'";
       })
+      ->capture_default_str();
+  cmd->add_option("--parallel", parallel,
+                  "under mpirun: how the model is split across the ranks: ep (routed experts split, the rest "
+                  "replicated) or ep+tp (attention heads, MLP columns and the vocabulary split too); see "
+                  "docs/scale-out.md")
+      ->check(CLI::IsMember({"ep", "ep+tp"}))
+      ->capture_default_str();
+  cmd->add_option("--rank-timeout", rank_timeout,
+                  "under mpirun: seconds a rank waits for the others inside a pass before the job is declared "
+                  "broken (a rank died or stalled)")
+      ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
 }
 
@@ -117,7 +133,67 @@ void draw_bar(std::size_t done, std::size_t total) {
 }
 }  // namespace
 
+namespace {
+
+// Rank 0 of a split job, told by mpirun to stop (it does so when another
+// rank ends): say why before going.
+void on_job_signal(int sig) {
+  static const char msg[] =
+      "dsv3: error: mpirun is stopping the job: another rank ended (see mpirun's message), or the job was "
+      "cancelled\n";
+  (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+  ::_exit(128 + sig);
+}
+
+// Under mpirun with several ranks: every rank loads its shard and checks it
+// agrees with the others; rank 0 returns the model the engine drives, the
+// other ranks follow its passes here and end the process when it finishes.
+Result<Loaded> load_split(const ModelOptions& o, dist::Communicator& comm) {
+  if (o.device != "cpu")
+    return make_error("--device {} under mpirun: a split job runs on CPU ranks only for now", o.device);
+  DSV3_ASSIGN_OR_RETURN(const Layout layout, parse_layout(o.parallel));
+  comm.set_timeout(o.rank_timeout);
+  const Shard shard{comm.rank(), comm.size(), layout};
+  Loaded l;
+  Model::Progress progress;
+  if (comm.rank() == 0 && ::isatty(STDERR_FILENO)) progress = draw_bar;
+  Status loaded;
+  uint64_t digest = 0;
+  if (auto m = Model::load(o.model, progress, shard); m.ok()) {
+    l.model = std::move(m).value();
+    digest = model_digest(*l.model, fmt::format("dsv3 {} {} {} {}", kVersion, o.parallel, o.precision,
+                                                ops::cpu::kernels().name));
+  } else {
+    loaded = m.error();
+  }
+  if (Status agree = check_ranks_agree(comm, loaded, digest); !agree.ok()) {
+    if (comm.rank() != 0) dist::World::exit(1);  // rank 0 says why
+    return agree.error();
+  }
+  l.pool = std::make_unique<ThreadPool>(o.threads);
+  if (o.head_dtype != "stored" && l.model->weights.head_here)
+    DSV3_RETURN_IF_ERROR(restore_head(*l.model, o.head_dtype == "q8_0" ? DType::Q8_0 : DType::Q6_K, l.pool.get()));
+  auto local = std::make_unique<Transformer>(*l.model, l.pool.get(), &comm);
+  local->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
+  if (comm.rank() != 0) {
+    if (Status s = follow_leader(*local, comm); !s.ok()) {
+      std::fprintf(stderr, "dsv3: error: rank %d of %d: %s\n", comm.rank(), comm.size(), s.error().message.c_str());
+      comm.abort(1);
+    }
+    local.reset();
+    l = {};
+    dist::World::exit(0);
+  }
+  std::signal(SIGTERM, on_job_signal);
+  l.transformer = std::make_unique<LeaderForward>(std::move(local), comm);
+  return l;
+}
+
+}  // namespace
+
 Result<Loaded> load_model(const ModelOptions& o) {
+  if (dist::Communicator* world = dist::World::current(); world != nullptr && world->size() > 1)
+    return load_split(o, *world);
   Loaded l;
   Model::Progress progress;
   if (::isatty(STDERR_FILENO)) progress = draw_bar;

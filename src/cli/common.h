@@ -20,6 +20,8 @@ class App;
 
 namespace dsv3::cli {
 
+inline constexpr const char* kVersion = "0.1.0";
+
 // Prints "dsv3: error: ..." on stderr and returns code.
 int fail(int code, const Error& e);
 int fail(int code, const std::string& message);
@@ -31,6 +33,8 @@ struct ModelOptions {
   std::string precision = "exact";
   std::string device = "cpu";
   std::string head_dtype = "stored";
+  std::string parallel = "ep";  // under mpirun: ep or ep+tp
+  double rank_timeout = 60.0;   // under mpirun: seconds before a silent rank breaks the job
   DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
   void add_to(CLI::App* cmd);
 };

@@ -8,9 +8,17 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "dist/communicator.h"
 #include "ops/cpu/kernels.h"
 
 int main(int argc, char** argv) {
+  // first: MPI wants its arguments before anything else runs (under mpirun)
+  auto world = dsv3::dist::World::open(&argc, &argv);
+  if (!world) {
+    std::fprintf(stderr, "dsv3: error: %s\n", world.error().message.c_str());
+    return 1;
+  }
   // DSV3_ISA forces the CPU kernels; a value this CPU cannot run must not
   // silently fall back to the default (a benchmark would report the wrong kernels)
   if (const char* isa = std::getenv("DSV3_ISA"); isa != nullptr && *isa != '\0') {
@@ -23,7 +31,8 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"dsv3: DeepSeek-V3 inference engine"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("dsv3 0.1.0"));
+  app.set_version_flag("--version", fmt::format("dsv3 {} (MPI {})", dsv3::cli::kVersion,
+                                                dsv3::dist::built_with_mpi() ? "on" : "off"));
   int exit_code = 0;
   dsv3::cli::add_logits(app, exit_code);
   dsv3::cli::add_generate(app, exit_code);

@@ -76,3 +76,14 @@ Result<Checkpoint> Checkpoint::open(const std::string& dir,
 }
 
 }  // namespace dsv3
+
+namespace dsv3 {
+
+std::vector<std::string> Checkpoint::paths() const {
+  std::vector<std::string> out;
+  for (const SafetensorsFile& f : files_) out.push_back(f.path());
+  if (!gguf_files_.empty()) out.insert(out.end(), gguf_paths_.begin(), gguf_paths_.end());
+  return out;
+}
+
+}  // namespace dsv3

@@ -52,6 +52,9 @@ class ForwardPass {
                          const LayerObserver* observer = nullptr) = 0;
   // logits[n][vocab] = hidden W_lm^T (host memory in and out).
   virtual Status logits(const float* hidden, int64_t n, float* out) = 0;
+  // Whether passes can still run: an error once they cannot (a model split
+  // across processes, one of which died). Servers report it as unhealthy.
+  virtual Status health() const { return {}; }
 
   // One sequence.
   Status forward(std::span<const int32_t> ids, int64_t start, LatentCache& cache, float* hidden_out,

@@ -36,6 +36,9 @@ class LatentCache {
   // Makes room for positions [0, n), keeping the contents.
   Status reserve(int64_t n) { return rows_->reserve(n); }
 
+  // The rows, out of this handle (to wrap them in another RowCache).
+  std::unique_ptr<ops::RowCache> release_rows() && { return std::move(rows_); }
+
   ops::RowCache& rows() { return *rows_; }
   const ops::RowCache& rows() const { return *rows_; }
 

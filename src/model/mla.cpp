@@ -1,5 +1,7 @@
 #include "model/mla.h"
 
+#include <algorithm>
+
 #include "model/scratch_slots.h"
 
 namespace dsv3 {
@@ -15,7 +17,8 @@ MlaAttention::MlaAttention(const ModelConfig& cfg)
 Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const float* x, int64_t n, int64_t layer,
                              float* out, ops::Precision precision) {
   const ModelConfig& c = cfg_;
-  const int64_t hidden = c.hidden_size, nh = c.num_attention_heads;
+  // the heads of this rank: all of them, or its share under tensor parallelism
+  const int64_t hidden = c.hidden_size, nh = w.heads;
   const int64_t nope = c.qk_nope_head_dim, qk = c.qk_head_dim();
   const int64_t lora = c.kv_lora_rank, rope = c.qk_rope_head_dim, cw = c.cache_width(), vd = c.v_head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -31,8 +34,8 @@ Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const 
   const ops::MatmulJob down[] = {{w.kv_a, x, hidden, n, kv, cw},
                                  w.q_lora ? ops::MatmulJob{w.q_a, x, hidden, n, qa, c.q_lora_rank}
                                           : ops::MatmulJob{w.q, x, hidden, n, q, nh * qk}};
-  DSV3_RETURN_IF_ERROR(be.matmul(down, precision));
-  if (w.q_lora) {
+  DSV3_RETURN_IF_ERROR(be.matmul(std::span(down, nh > 0 ? 2 : 1), precision));
+  if (w.q_lora && nh > 0) {
     DSV3_RETURN_IF_ERROR(be.rmsnorm(qa, c.q_lora_rank, w.q_a_norm, n, eps, qa, c.q_lora_rank));
     const ops::MatmulJob up{w.q_b, qa, c.q_lora_rank, n, q, nh * qk};
     DSV3_RETURN_IF_ERROR(be.matmul({&up, 1}, precision));
@@ -42,6 +45,11 @@ Status MlaAttention::forward(ops::Backend& be, const AttentionWeights& w, const 
   DSV3_RETURN_IF_ERROR(be.rmsnorm(kv, cw, w.kv_a_norm, n, eps, kv, cw));
   DSV3_RETURN_IF_ERROR(be.rope(rope_, kv + lora, cw, 1));
   DSV3_RETURN_IF_ERROR(be.cache_store(layer, kv, cw));
+  if (nh == 0) {  // a rank without heads (tensor parallel) keeps the cache whole and adds nothing
+    if (!be.host_memory()) return make_error("attention: a rank without heads needs a host-memory backend");
+    std::fill_n(out, n * hidden, 0.0f);
+    return {};
+  }
 
   // absorbed queries [n][heads][lora | rope]: each head's q_nope through its
   // W_uk^T (rows h * (nope + vd) of kv_b), q_pe rotated

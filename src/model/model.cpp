@@ -43,11 +43,13 @@ Result<std::vector<int64_t>> generation_eos(const std::filesystem::path& path, i
 }
 }  // namespace
 
-Result<std::unique_ptr<Model>> Model::load_gguf(const std::string& path, const Progress& progress) {
+Result<std::unique_ptr<Model>> Model::load_gguf(const std::string& path, const Progress& progress,
+                                                const Shard& shard) {
   auto m = std::make_unique<Model>();
+  m->shard = shard;
   DSV3_ASSIGN_OR_RETURN(m->checkpoint, Checkpoint::open_gguf(path, progress));
   DSV3_ASSIGN_OR_RETURN(m->config, gguf_config(*m->checkpoint.gguf()));
-  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config));
+  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config, m->shard));
   m->eos_token_ids = m->config.eos_token_ids;
   return m;
 }
@@ -57,14 +59,15 @@ bool is_gguf_path(const std::string& path) {
   return std::filesystem::path(path).extension() == ".gguf" && !std::filesystem::is_directory(path, ec);
 }
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const Progress& progress) {
-  if (is_gguf_path(dir)) return load_gguf(dir, progress);
+Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const Progress& progress, const Shard& shard) {
+  if (is_gguf_path(dir)) return load_gguf(dir, progress, shard);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return make_error("{}: model directory not found", dir);
   auto m = std::make_unique<Model>();
+  m->shard = shard;
   DSV3_ASSIGN_OR_RETURN(m->config, load_config((std::filesystem::path(dir) / "config.json").string()));
   DSV3_ASSIGN_OR_RETURN(m->checkpoint, Checkpoint::open(dir, progress));
-  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config));
+  DSV3_ASSIGN_OR_RETURN(m->weights, bind_weights(m->checkpoint, m->config, m->shard));
   m->eos_token_ids = m->config.eos_token_ids;
   DSV3_ASSIGN_OR_RETURN(auto extra,
                         generation_eos(std::filesystem::path(dir) / "generation_config.json", m->config.vocab_size));

@@ -36,7 +36,8 @@ Status moe(ops::Backend& be, const ModelConfig& c, const MoeWeights& w, const fl
   const ops::MatmulJob router{w.router, x, hidden, n, logits, ne};
   DSV3_RETURN_IF_ERROR(be.matmul({&router, 1}, ops::Precision::kExact));
   DSV3_RETURN_IF_ERROR(be.route(moe_routing(c), logits, n, w.router_bias, ids, weights));
-  const ops::ExpertMix mix{.experts = w.experts, .shared = w.has_shared ? &w.shared : nullptr, .x = x, .n = n,
+  const ops::ExpertMix mix{.experts = w.experts, .first = w.owned.begin, .end = w.owned.end,
+                           .shared = w.has_shared ? &w.shared : nullptr, .x = x, .hidden = hidden, .n = n,
                            .top_k = top_k, .ids = ids, .weights = weights, .out = out};
   return be.experts(mix, precision);
 }

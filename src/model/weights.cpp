@@ -6,7 +6,8 @@ namespace {
 
 class Binder {
  public:
-  Binder(const Checkpoint& ckpt, const ModelConfig& cfg) : ckpt_(ckpt), cfg_(cfg) {}
+  Binder(const Checkpoint& ckpt, const ModelConfig& cfg, const Shard& shard)
+      : ckpt_(ckpt), cfg_(cfg), shard_(shard) {}
 
   Result<const TensorView*> tensor(const std::string& name) const {
     const TensorView* t = ckpt_.find(name);
@@ -105,10 +106,14 @@ class Binder {
       DSV3_ASSIGN_OR_RETURN(at.kv_b, matrix(a + "kv_b_proj.weight", nh * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank));
     }
     DSV3_ASSIGN_OR_RETURN(at.o, matrix(a + "o_proj.weight", h, nh * c.v_head_dim));
+    at.heads = nh;
+    if (shard_.tensor_parallel()) keep_heads(at, plan_shard(c, shard_, at.o.col_granule()).heads);
     const std::string m = p + "mlp.";
     l.is_moe = is_moe;
     if (!is_moe) {
       DSV3_ASSIGN_OR_RETURN(l.mlp, swiglu(m, c.intermediate_size));
+      if (shard_.tensor_parallel())
+        l.mlp = keep_columns(l.mlp, plan_shard(c, shard_, l.mlp.down.col_granule()).dense_width);
       return l;
     }
     MoeWeights& moe = l.moe;
@@ -117,13 +122,17 @@ class Binder {
       DSV3_ASSIGN_OR_RETURN(moe.router_bias, vector(m + "gate.e_score_correction_bias", c.n_routed_experts));
     }
     moe.experts.reserve(c.n_routed_experts);
+    moe.owned = plan_shard(c, shard_, 1).experts;
     for (int64_t e = 0; e < c.n_routed_experts; ++e) {
       DSV3_ASSIGN_OR_RETURN(SwiGluWeights ew, swiglu(fmt::format("{}experts.{}.", m, e), c.moe_intermediate_size));
-      moe.experts.push_back(ew);
+      moe.experts.push_back(moe.owned.contains(e) ? ew : SwiGluWeights{});  // checked, not kept
     }
     if (c.n_shared_experts > 0) {
       DSV3_ASSIGN_OR_RETURN(moe.shared, swiglu(m + "shared_experts.", c.moe_intermediate_size * c.n_shared_experts));
-      moe.has_shared = true;
+      const ShardPlan plan = plan_shard(c, shard_, moe.shared.down.col_granule());
+      if (shard_.tensor_parallel()) moe.shared = keep_columns(moe.shared, plan.shared_width);
+      moe.has_shared = plan.shared_here;
+      if (!moe.has_shared) moe.shared = {};
     }
     return l;
   }
@@ -148,15 +157,43 @@ class Binder {
     return w;
   }
 
+  // Tensor parallelism: heads [r.begin, r.end) of the attention.
+  void keep_heads(AttentionWeights& at, IndexRange r) const {
+    const ModelConfig& c = cfg_;
+    const int64_t k = r.size(), h0 = r.begin;
+    if (at.q_lora)
+      at.q_b = at.q_b.row_slice(h0 * c.qk_head_dim(), k * c.qk_head_dim());
+    else
+      at.q = at.q.row_slice(h0 * c.qk_head_dim(), k * c.qk_head_dim());
+    if (at.split_kv_b) {
+      at.k_b = at.k_b.row_slice(h0 * c.kv_lora_rank, k * c.kv_lora_rank);
+      at.v_b = at.v_b.row_slice(h0 * c.v_head_dim, k * c.v_head_dim);
+    } else {
+      const int64_t per = c.qk_nope_head_dim + c.v_head_dim;
+      at.kv_b = at.kv_b.row_slice(h0 * per, k * per);
+    }
+    at.o = k > 0 ? at.o.col_slice(h0 * c.v_head_dim, k * c.v_head_dim) : ops::Matrix{};
+    at.heads = k;
+  }
+
+  // Tensor parallelism: intermediate columns [r.begin, r.end) of an MLP.
+  static SwiGluWeights keep_columns(const SwiGluWeights& w, IndexRange r) {
+    if (r.size() == 0) return {};
+    return {w.gate.row_slice(r.begin, r.size()), w.up.row_slice(r.begin, r.size()),
+            w.down.col_slice(r.begin, r.size())};
+  }
+
  private:
   const Checkpoint& ckpt_;
   const ModelConfig& cfg_;
+  Shard shard_;
 };
 
 }  // namespace
 
-Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg) {
-  Binder b(ckpt, cfg);
+Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg, const Shard& shard) {
+  DSV3_RETURN_IF_ERROR(check_shard(cfg, shard));
+  Binder b(ckpt, cfg, shard);
   Weights w;
   DSV3_ASSIGN_OR_RETURN(w.embed, b.matrix("model.embed_tokens.weight", cfg.vocab_size, cfg.hidden_size));
   w.layers.reserve(cfg.num_hidden_layers);
@@ -170,6 +207,9 @@ Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg) {
   } else {
     DSV3_ASSIGN_OR_RETURN(w.lm_head, b.matrix("lm_head.weight", cfg.vocab_size, cfg.hidden_size));
   }
+  w.vocab = plan_shard(cfg, shard, 1).vocab;
+  w.head_here = plan_shard(cfg, shard, 1).head_here;
+  if (shard.tensor_parallel()) w.lm_head = w.lm_head.row_slice(w.vocab.begin, w.vocab.size());
   for (int64_t k = 0; k < cfg.num_nextn_predict_layers; ++k) {
     const int64_t i = cfg.num_hidden_layers + k;
     // MTP weights are optional: many conversions drop them
@@ -184,7 +224,7 @@ namespace {
 int64_t mparams(const ops::Matrix& m) { return m.rows * m.cols; }
 int64_t mbytes(const ops::Matrix& m) {
   int64_t b = m.stored_bytes();
-  if (m.block_scale != nullptr) b += ((m.rows + m.block - 1) / m.block) * m.scale_cols * 4;
+  if (m.block_scale != nullptr) b += ((m.rows + m.block - 1) / m.block) * ((m.cols + m.block - 1) / m.block) * 4;
   return b;
 }
 struct Tally {
@@ -244,12 +284,20 @@ WeightStats weight_stats(const Weights& w, const ModelConfig& cfg) {
     tally_layer_common(l, active);
     if (!l.is_moe) continue;
     for (const auto& e : l.moe.experts) total.add(e);
-    for (int64_t k = 0; k < cfg.num_experts_per_tok && !l.moe.experts.empty(); ++k) active.add(l.moe.experts[0]);
+    // a rank's expected share of a token's experts: top_k of them, spread evenly
+    if (l.moe.owned.size() > 0 && cfg.n_routed_experts > 0) {
+      Tally one;
+      one.add(l.moe.experts[static_cast<std::size_t>(l.moe.owned.begin)]);
+      active.params += one.params * cfg.num_experts_per_tok * l.moe.owned.size() / cfg.n_routed_experts;
+      active.bytes += one.bytes * cfg.num_experts_per_tok * l.moe.owned.size() / cfg.n_routed_experts;
+    }
   }
   total.add(w.final_norm);
   active.add(w.final_norm);
-  if (w.lm_head.data != w.embed.data) total.add(w.lm_head);
-  active.add(w.lm_head);
+  if (w.head_here) {
+    if (w.lm_head.data != w.embed.data || w.lm_head.rows != w.embed.rows) total.add(w.lm_head);
+    active.add(w.lm_head);
+  }
   WeightStats s{total.params, total.bytes, active.params, active.bytes, 0, 0};
   Tally mtp;
   for (const auto& m : w.mtp) {

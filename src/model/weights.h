@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/shard.h"
 #include "ops/backend.h"
 #include "ops/matrix.h"
 
@@ -18,8 +19,9 @@ using SwiGluWeights = ops::GatedMlp;  // down(silu(gate x) * up x)
 struct MoeWeights {
   ops::Matrix router;               // [n_routed_experts, hidden]
   std::vector<float> router_bias;   // e_score_correction_bias; steers the choice only
-  std::vector<SwiGluWeights> experts;
-  SwiGluWeights shared;             // all shared experts as one wider MLP
+  std::vector<SwiGluWeights> experts;  // those outside `owned` are left empty (another rank's)
+  IndexRange owned;                 // the experts this rank holds and computes
+  SwiGluWeights shared;             // all shared experts as one wider MLP (this rank's columns)
   bool has_shared = false;
 };
 
@@ -36,13 +38,16 @@ struct AttentionWeights {
   bool split_kv_b = false;
   ops::Matrix k_b, v_b;
   ops::Matrix o;                    // [hidden, heads * v_head]
+  // The heads this rank computes (all of them unless tensor parallel):
+  // the views above then hold only those heads' rows, o only their columns.
+  int64_t heads = 0;
 };
 
 struct LayerWeights {
   std::vector<float> attn_norm, mlp_norm;
   AttentionWeights attn;
   bool is_moe = false;
-  SwiGluWeights mlp;                // dense layers
+  SwiGluWeights mlp;                // dense layers (this rank's columns; none: width 0)
   MoeWeights moe;                   // MoE layers
 };
 
@@ -58,11 +63,16 @@ struct Weights {
   ops::Matrix embed;                // [vocab, hidden]
   std::vector<LayerWeights> layers;
   std::vector<float> final_norm;
-  ops::Matrix lm_head;              // [vocab, hidden]
+  ops::Matrix lm_head;              // [vocab, hidden]: this rank's rows `vocab` of it
+  IndexRange vocab;
+  bool head_here = true;            // whether this rank computes logits (ep: rank 0 alone)
   std::vector<MtpWeights> mtp;
 };
 
-Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg);
+// Binds the views `shard`'s rank holds (all of them for a single process).
+// Every tensor is looked up and checked on every rank; a rank keeps only its
+// share, and never reads the data of the others.
+Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg, const Shard& shard = {});
 
 // Parameter and byte counts, for `inspect` and bandwidth figures.
 struct WeightStats {

@@ -65,10 +65,14 @@ struct GatedMlp {
 
 // out[i] = shared(x_i) + sum_k weights[i][k] * experts[ids[i][k]](x_i) for
 // the n rows of x (the shared MLP optional: without it the sum starts at 0).
+// Only the experts in [first, end) are computed here (the others are held
+// elsewhere, their views may be empty): slots routed outside are skipped.
 struct ExpertMix {
   std::span<const GatedMlp> experts;
+  int64_t first = 0, end = -1;  // end -1: all of them
   const GatedMlp* shared = nullptr;
   const float* x = nullptr;  // [n][hidden]
+  int64_t hidden = 0;        // 0: the experts' own width (then one must be held here)
   int64_t n = 0, top_k = 0;
   const int32_t* ids = nullptr;      // [n][top_k]
   const float* weights = nullptr;    // [n][top_k]

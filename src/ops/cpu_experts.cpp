@@ -40,12 +40,14 @@ void CpuBackend::run_mlps(std::span<const MlpRun> runs, Precision precision) {
 Status CpuBackend::experts(const ExpertMix& mix, Precision precision) {
   const int64_t n = mix.n, top_k = mix.top_k, ne = static_cast<int64_t>(mix.experts.size());
   if (n == 0) return {};
-  const int64_t hidden = ne > 0 ? mix.experts[0].gate.cols : mix.shared->gate.cols;
+  const int64_t first = mix.first, end = mix.end < 0 ? ne : mix.end;
+  const int64_t hidden = mix.hidden > 0 ? mix.hidden : first < end ? mix.experts[first].gate.cols : mix.shared->gate.cols;
   if (static_cast<int64_t>(by_expert_.size()) < ne) by_expert_.resize(static_cast<std::size_t>(ne));
   for (auto& list : by_expert_) list.clear();
   for (int64_t s = 0; s < n * top_k; ++s) {
     const int32_t e = mix.ids[s];
     if (e < 0 || e >= ne) return make_error("experts: routed to expert {} of {}", e, ne);
+    if (e < first || e >= end) continue;  // another rank's
     by_expert_[static_cast<std::size_t>(e)].push_back(s);
   }
 

@@ -26,6 +26,10 @@ class RowCache {
   // Room for positions [0, n), keeping the rows; grows geometrically.
   virtual Status reserve(int64_t n) = 0;
 
+  // The rows themselves: this cache, or the one a wrapper (a cache mirrored
+  // on other processes) holds. Backends are handed storage().
+  virtual RowCache& storage() { return *this; }
+
   const void* owner() const { return owner_; }
   int64_t layers() const { return layers_; }
   int64_t width() const { return width_; }
