@@ -23,6 +23,9 @@ struct MatrixBytes {
 Result<MatrixBytes> describe(const ops::Matrix& m, const char* what) {
   MatrixBytes b;
   if (m.data == nullptr || m.rows == 0) return b;
+  if (!m.packed())  // a column slice (ops::Matrix::col_slice): the device kernels read packed rows only
+    return make_error("{}: a column slice ({} of {} bytes per stored row) cannot go to the GPU, which reads packed rows only",
+                      what, m.row_bytes(), m.row_stride());
   DMat& v = b.view;
   switch (m.dtype) {
     case DType::F32: v.dtype = kF32; break;
@@ -133,7 +136,6 @@ HostMatrix transposed_heads(const ops::Matrix& kv_b, int64_t heads, int64_t nope
   const auto elem = static_cast<int64_t>(dtype_size(v.dtype));
   t.data.resize(static_cast<std::size_t>(v.rows * v.cols * elem));
   std::vector<float> row(static_cast<std::size_t>(lora));
-  const auto* src = static_cast<const std::byte*>(kv_b.data);
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t d = 0; d < nope; ++d) {
       const int64_t r = h * (nope + vd) + d;  // row of the view
@@ -141,7 +143,7 @@ HostMatrix transposed_heads(const ops::Matrix& kv_b, int64_t heads, int64_t nope
       for (int64_t c = 0; c < lora; ++c) {
         std::byte* dst = t.data.data() + ((h * lora + c) * nope + d) * elem;
         if (raw)
-          std::memcpy(dst, src + ((kv_b.row0 + r) * kv_b.cols + c) * elem, static_cast<std::size_t>(elem));
+          std::memcpy(dst, reinterpret_cast<const std::byte*>(kv_b.row_at(r)) + c * elem, static_cast<std::size_t>(elem));
         else
           std::memcpy(dst, &row[static_cast<std::size_t>(c)], sizeof(float));
       }

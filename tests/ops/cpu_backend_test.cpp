@@ -172,6 +172,48 @@ TEST(CpuBackend, GroupedProductsPerHead) {
   }
 }
 
+// The same per-group products on a column slice of a wider weight (the
+// backend row-slices it per group; the slice keeps the wider row stride),
+// bf16 and fp8 (the slice at a 128-column scale block), exact and bf16
+// precision, one token and a prefill batch.
+TEST(CpuBackend, GroupedProductsOnColumnSlice) {
+  Fixture f;
+  for (DType dt : {DType::BF16, DType::F8_E4M3}) {
+    const bool fp8 = dt == DType::F8_E4M3;
+    const int64_t groups = 3, rows = 16, skip = 16, wide = fp8 ? 400 : 70, begin = fp8 ? 128 : 9, cols = fp8 ? 200 : 24;
+    const TestMatrix m = random_matrix(dt, groups * (rows + skip) + skip, wide, 12);
+    ASSERT_TRUE(m.view.col_slice_ok(begin, cols));
+    const ops::Matrix w = m.view.col_slice(begin, cols);
+    for (ops::Precision prec : {ops::Precision::kExact, ops::Precision::kBf16})
+      for (int64_t n : {int64_t{1}, int64_t{37}})
+        for (bool transposed : {false, true}) {
+          const int64_t in = transposed ? rows : cols, outw = transposed ? cols : rows;
+          const std::vector<float> x = random_vector(n * groups * in, 5);
+          std::vector<float> y(static_cast<std::size_t>(n * groups * outw));
+          const ops::GroupedProduct g{.w = w, .groups = groups, .row0 = skip, .row_step = rows + skip, .rows = rows,
+                                      .transposed = transposed, .x = x.data(), .ldx = groups * in, .x_step = in,
+                                      .y = y.data(), .ldy = groups * outw, .y_step = outw, .n = n};
+          ASSERT_TRUE(f.be.grouped_matmul(g, prec).ok());
+          std::vector<double> want(y.size(), 0.0), mag(y.size(), 0.0);  // mag: sum of |w x|
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t h = 0; h < groups; ++h)
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = 0; c < cols; ++c) {
+                  const double wv = m.values[(skip + h * (rows + skip) + r) * wide + begin + c];
+                  const int64_t o = transposed ? i * groups * cols + h * cols + c : i * groups * rows + h * rows + r;
+                  const double p = wv * (transposed ? x[i * groups * rows + h * rows + r] : x[i * groups * cols + h * cols + c]);
+                  want[o] += p;
+                  mag[o] += std::fabs(p);
+                }
+          // bf16 precision rounds x to bf16 (prefill products only)
+          const double tol = prec == ops::Precision::kBf16 && n >= ops::kBf16MinRows && !transposed ? 1e-2 : 1e-5;
+          for (std::size_t o = 0; o < y.size(); ++o)
+            ASSERT_NEAR(y[o], want[o], tol * mag[o] + 1e-6) << dtype_name(dt) << " n=" << n << " transposed " << transposed
+                                                            << " bf16 " << (prec == ops::Precision::kBf16) << " at " << o;
+        }
+  }
+}
+
 TEST(CpuBackend, RopeRotatesEachTokenToItsPosition) {
   Fixture f;
   const ops::Rope rope(16, 10000.0);

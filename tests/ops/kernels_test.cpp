@@ -2,7 +2,9 @@
 // stored dtype, for the decode (n <= 4) and prefill (staged) paths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "base/thread_pool.h"
@@ -224,6 +226,195 @@ std::vector<BlockCase> block_cases() {
   return v;
 }
 INSTANTIATE_TEST_SUITE_P(Ops, BlockKernels, testing::ValuesIn(block_cases()), [](const auto& info) {
+  return info.param.isa + "_" + std::string(dtype_name(info.param.dtype));
+});
+
+// Column slices (ops::Matrix::col_slice): a view of columns [begin, begin +
+// count) that keeps the wider matrix's row stride must give bit for bit what
+// the same sub-matrix stored packed gives, on every ISA and path (decode n <=
+// 4, prefill, threaded or not, exact and bf16 precision), and stay within the
+// usual tolerance of the reference. Row slices are taken of the column slice
+// (from row 16: whole 16-row blocks, as the fp8 bf16 path needs).
+struct SliceCase {
+  std::string isa;
+  DType dtype;
+};
+void PrintTo(const SliceCase& c, std::ostream* os) { *os << c.isa << " " << dtype_name(c.dtype); }
+
+class ColumnSlices : public testing::TestWithParam<SliceCase> {
+ protected:
+  void SetUp() override {
+    if (!ops::cpu::force_isa(GetParam().isa)) GTEST_SKIP() << GetParam().isa << " is not available on this CPU";
+  }
+  void TearDown() override { ops::cpu::force_isa(ops::cpu::available_isas().front()); }
+};
+
+// Columns [begin, begin + count) of the packed matrix m, copied into a packed matrix.
+TestMatrix packed_columns(const TestMatrix& m, int64_t begin, int64_t count) {
+  const ops::Matrix& v = m.view;
+  TestMatrix p;
+  p.view = v;
+  p.view.cols = count;
+  const int64_t rb = dtype_row_bytes(v.dtype, count), off = dtype_row_bytes(v.dtype, begin);
+  p.bytes.resize(static_cast<std::size_t>(v.rows * rb));
+  for (int64_t r = 0; r < v.rows; ++r)
+    std::memcpy(p.bytes.data() + r * rb, m.bytes.data() + r * v.row_bytes() + off, static_cast<std::size_t>(rb));
+  p.values.resize(static_cast<std::size_t>(v.rows * count));
+  for (int64_t r = 0; r < v.rows; ++r)
+    std::copy_n(m.values.begin() + r * v.cols + begin, count, p.values.begin() + r * count);
+  if (v.block_scale != nullptr) {
+    const int64_t sr = (v.rows + v.block - 1) / v.block, sc = (count + v.block - 1) / v.block;
+    p.scales.resize(static_cast<std::size_t>(sr * sc));
+    for (int64_t i = 0; i < sr; ++i)
+      for (int64_t c = 0; c < sc; ++c) p.scales[i * sc + c] = m.scales[i * v.scale_cols + begin / v.block + c];
+    p.view.block_scale = p.scales.data();
+    p.view.scale_cols = sc;
+  }
+  p.view.data = p.bytes.data();
+  return p;
+}
+
+struct SliceShape {
+  int64_t wide, begin, count;
+};
+std::vector<SliceShape> slice_shapes(DType dt) {
+  if (dt == DType::F8_E4M3) return {{640, 128, 384}, {520, 256, 263}, {300, 128, 172}};  // slices at 128s
+  if (is_block_format(dt)) {
+    const int64_t qk = dtype_block(dt);
+    return {{9 * qk, 3 * qk, 5 * qk}, {4 * qk, qk, qk}, {3 * qk, 2 * qk, qk}};
+  }
+  return {{301, 37, 200}, {300, 1, 129}, {64, 17, 40}};  // odd starts: unaligned rows
+}
+
+void expect_same_view(const ops::Matrix& a, const ops::Matrix& b) {
+  EXPECT_EQ(a.data, b.data);
+  EXPECT_EQ(a.rows, b.rows);
+  EXPECT_EQ(a.cols, b.cols);
+  EXPECT_EQ(a.row0, b.row0);
+  EXPECT_EQ(a.row_stride(), b.row_stride());
+  EXPECT_EQ(a.block_scale, b.block_scale);
+  EXPECT_EQ(a.scale_cols, b.scale_cols);
+}
+
+TEST_P(ColumnSlices, MatmulSameAsPacked) {
+  const DType dt = GetParam().dtype;
+  ThreadPool pool(2);
+  const int64_t all_rows = 160, row0 = 16;
+  for (const SliceShape& sh : slice_shapes(dt)) {
+    const TestMatrix m = random_matrix(dt, all_rows, sh.wide, static_cast<uint32_t>(sh.wide + sh.begin));
+    const TestMatrix p = packed_columns(m, sh.begin, sh.count);
+    const int64_t k = sh.count;
+    ASSERT_TRUE(m.view.col_slice_ok(sh.begin, k));
+    const ops::Matrix cs = m.view.col_slice(sh.begin, k);
+    ASSERT_FALSE(cs.packed());
+    ASSERT_EQ(cs.row_stride(), m.view.row_bytes());
+    ASSERT_EQ(cs.stored_bytes(), all_rows * dtype_row_bytes(dt, k));
+    for (int64_t rows : {1, 7, 37, 130}) {
+      const ops::Matrix w = cs.row_slice(row0, rows), wp = p.view.row_slice(row0, rows);
+      expect_same_view(w, m.view.row_slice(row0, rows).col_slice(sh.begin, k));  // either order
+      for (int64_t n : {1, 2, 3, 4, 37}) {
+        const std::vector<float> x = random_vector(n * k, static_cast<uint32_t>(n * 31 + rows));
+        std::vector<float> ref(n * rows), ref_slice(n * rows), got(n * rows), want(n * rows);
+        ops::matmul_reference(wp, x.data(), k, n, ref.data(), rows);
+        ops::matmul_reference(w, x.data(), k, n, ref_slice.data(), rows);
+        ASSERT_EQ(ref_slice, ref) << sh.wide << " wide, [" << sh.begin << ", +" << k << ") rows " << rows << " n=" << n;
+        std::vector<double> mag(n * rows);
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < k; ++j)
+              mag[i * rows + r] += std::fabs(double(p.values[(row0 + r) * k + j]) * x[i * k + j]);
+        for (ops::Precision prec : {ops::Precision::kExact, ops::Precision::kBf16})
+          for (ThreadPool* tp : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+            ops::matmul(w, x.data(), k, n, got.data(), rows, tp, prec);
+            ops::matmul(wp, x.data(), k, n, want.data(), rows, tp, prec);
+            const double tol = prec == ops::Precision::kBf16 ? 1e-2 : 1e-5;
+            for (int64_t i = 0; i < n * rows; ++i) {
+              ASSERT_EQ(got[i], want[i]) << sh.wide << " wide, [" << sh.begin << ", +" << k << ") rows " << rows
+                                         << " n=" << n << " bf16 " << (prec == ops::Precision::kBf16) << " pool "
+                                         << (tp != nullptr) << " at " << i;
+              ASSERT_NEAR(got[i], ref[i], tol * mag[i] + 1e-30) << rows << " rows n=" << n << " at " << i;
+            }
+          }
+      }
+    }
+  }
+}
+
+TEST_P(ColumnSlices, DecodeRowsAndTransposed) {
+  const DType dt = GetParam().dtype;
+  for (const SliceShape& sh : slice_shapes(dt)) {
+    const int64_t all_rows = 150, k = sh.count;
+    const TestMatrix m = random_matrix(dt, all_rows, sh.wide, static_cast<uint32_t>(sh.begin + 5));
+    const TestMatrix p = packed_columns(m, sh.begin, k);
+    // row slice crossing the 128-row fp8 scale block, composed both ways
+    const ops::Matrix w = m.view.col_slice(sh.begin, k).row_slice(120, 25);
+    const ops::Matrix wp = p.view.row_slice(120, 25);
+    expect_same_view(w, m.view.row_slice(120, 25).col_slice(sh.begin, k));
+    std::vector<float> a(k), b(k);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      ops::dequantize_row(w, r, a.data());
+      ops::dequantize_row(wp, r, b.data());
+      ASSERT_EQ(a, b) << "dequantize_row " << r;
+      for (int64_t j = 0; j < k; ++j) ASSERT_EQ(a[j], m.values[(120 + r) * sh.wide + sh.begin + j]) << r << "," << j;
+      ops::cpu::kernels().decode_row(w, r, a.data());
+      ops::cpu::kernels().decode_row(wp, r, b.data());
+      ASSERT_EQ(a, b) << "decode_row " << r;
+      for (int64_t j = 0; j < k; ++j)
+        ASSERT_NEAR(a[j], m.values[(120 + r) * sh.wide + sh.begin + j], 1e-6f * std::fabs(a[j]) + 1e-30f) << r << "," << j;
+    }
+    // y = x W through decoded rows
+    const std::vector<float> x = random_vector(3 * w.rows, 23);
+    std::vector<float> got(3 * k), want(3 * k);
+    ops::matmul_transposed(w, x.data(), w.rows, 3, got.data(), k);
+    ops::matmul_transposed(wp, x.data(), w.rows, 3, want.data(), k);
+    ASSERT_EQ(got, want);
+  }
+}
+
+// A slice of a slice is the slice of the sum of the offsets; row and column
+// slices commute; granules and alignment checks per dtype.
+TEST_P(ColumnSlices, NestedSlicesAndGranules) {
+  const DType dt = GetParam().dtype;
+  const SliceShape sh = slice_shapes(dt).front();
+  const TestMatrix m = random_matrix(dt, 40, sh.wide, 29);
+  const int64_t g = m.view.col_granule();
+  EXPECT_EQ(g, dt == DType::F8_E4M3 ? 128 : dtype_block(dt));
+  EXPECT_TRUE(m.view.packed());
+  EXPECT_EQ(m.view.row_stride(), m.view.row_bytes());
+  EXPECT_TRUE(m.view.col_slice_ok(0, sh.wide));
+  EXPECT_FALSE(m.view.col_slice_ok(g, sh.wide));  // past the end
+  if (g > 1) {
+    EXPECT_FALSE(m.view.col_slice_ok(g / 2, g));
+  }
+  if (is_block_format(dt)) {
+    EXPECT_FALSE(m.view.col_slice_ok(g, g + g / 2));
+  }
+  // [begin, begin + count) as [g, ...) of [begin - g, ...)
+  const ops::Matrix outer = m.view.col_slice(sh.begin - g, sh.count + g);
+  const ops::Matrix inner = outer.col_slice(g, sh.count);
+  expect_same_view(inner, m.view.col_slice(sh.begin, sh.count));
+  expect_same_view(inner.row_slice(3, 30).row_slice(2, 20), m.view.row_slice(5, 20).col_slice(sh.begin, sh.count));
+  const TestMatrix p = packed_columns(m, sh.begin, sh.count);
+  const ops::Matrix w = inner.row_slice(5, 20), wp = p.view.row_slice(5, 20);
+  for (int64_t n : {1, 37}) {
+    const std::vector<float> x = random_vector(n * sh.count, 41);
+    std::vector<float> got(n * 20), want(n * 20);
+    ops::matmul(w, x.data(), sh.count, n, got.data(), 20, nullptr);
+    ops::matmul(wp, x.data(), sh.count, n, want.data(), 20, nullptr);
+    ASSERT_EQ(got, want) << "n=" << n;
+  }
+}
+
+std::vector<SliceCase> slice_cases() {
+  std::vector<SliceCase> v;
+  for (const char* isa : {"avx512", "avx2", "generic"})
+    for (DType d : {DType::F32, DType::BF16, DType::F16, DType::F8_E4M3, DType::Q8_0, DType::Q4_0, DType::Q2_K,
+                    DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::IQ4_NL, DType::IQ2_XXS,
+                    DType::IQ3_S})
+      v.push_back({isa, d});
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Ops, ColumnSlices, testing::ValuesIn(slice_cases()), [](const auto& info) {
   return info.param.isa + "_" + std::string(dtype_name(info.param.dtype));
 });
 

@@ -1,4 +1,4 @@
-// Random weight matrices in a stored dtype (f32, bf16, fp8 with block
+// Random weight matrices in a stored dtype (f32, bf16, f16, fp8 with block
 // scales, ggml block formats) with their exact f32 values, for the kernel tests.
 #pragma once
 #include <cmath>
@@ -77,6 +77,12 @@ inline TestMatrix random_matrix(DType dt, int64_t rows, int64_t cols, uint32_t s
         const uint16_t b = f32_to_bf16(v);
         std::memcpy(&m.bytes[i * 2], &b, 2);
         m.values[i] = bf16_to_f32(b);
+        break;
+      }
+      case DType::F16: {
+        const uint16_t h = f32_to_f16(v);
+        std::memcpy(&m.bytes[i * 2], &h, 2);
+        m.values[i] = f16_to_f32(h);
         break;
       }
       case DType::F8_E4M3: {

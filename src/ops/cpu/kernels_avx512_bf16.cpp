@@ -99,11 +99,11 @@ void matmul_rows(const Matrix& w, const float* x, int64_t ldx, const uint16_t* x
     for (int64_t r = 0; r < nr; ++r) {
       uint16_t* dst = staged.data() + r * kp;
       if (in_place) {
-        rows[r] = static_cast<const uint16_t*>(w.data) + (w.row0 + rb + r) * k;
+        rows[r] = reinterpret_cast<const uint16_t*>(w.row_at(rb + r));
         continue;
       }
       if (fp8) {
-        const uint8_t* q = static_cast<const uint8_t*>(w.data) + (w.row0 + rb + r) * k;
+        const uint8_t* q = w.row_at(rb + r);
         const uint16_t* table = fp8_to_bf16().v;
         for (int64_t j = 0; j < k; ++j) dst[j] = table[q[j]];
         std::fill(dst + k, dst + kp, uint16_t{0});
