@@ -7,6 +7,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
       libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
       libboost1.81-dev chromium lcov stress-ng
+      libopenmpi-dev openmpi-bin  # multi-process runs (mpirun) and their tests
       clang-14 libclang-rt-14-dev  # the fuzz targets (libFuzzer)
       python3-jinja2)  # the Jinja engine's differential test
 missing=()

@@ -231,8 +231,15 @@ Result<json> synth_config(const std::string& preset, const std::string& dtype, i
               {"num_key_value_heads", 2}, {"q_lora_rank", 32}, {"kv_lora_rank", 32}, {"qk_nope_head_dim", 16},
               {"qk_rope_head_dim", 16}, {"v_head_dim", 16}, {"n_routed_experts", 16}, {"n_shared_experts", 1},
               {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}});
+  } else if (preset == "expert-heavy") {
+    // small, but with routed experts of whole pages: what a rank of a split job maps is measurable
+    c.update({{"vocab_size", 2048}, {"hidden_size", 512}, {"intermediate_size", 1024}, {"moe_intermediate_size", 1024},
+              {"num_hidden_layers", 3}, {"first_k_dense_replace", 1}, {"num_attention_heads", 4},
+              {"num_key_value_heads", 4}, {"q_lora_rank", 256}, {"kv_lora_rank", 128}, {"qk_nope_head_dim", 64},
+              {"qk_rope_head_dim", 32}, {"v_head_dim", 128}, {"n_routed_experts", 16}, {"n_shared_experts", 1},
+              {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}});
   } else {
-    return make_error("--preset must be v3-mini, v3-slice or tiny, got \"{}\"", preset);
+    return make_error("--preset must be v3-mini, v3-slice, tiny or expert-heavy, got \"{}\"", preset);
   }
   if (layers >= 0) {
     if (layers < 1 || layers > 256) return make_error("--layers must be in [1, 256], got {}", layers);

@@ -37,7 +37,7 @@ void add_synth(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SynthOptions>();
   o->tokenizer_dir = std::string(DSV3_SOURCE_DIR) + "/tests/data/reference/models/tiny";
   CLI::App* cmd = app.add_subcommand("synth", "write a random-weight DeepSeek-V3 checkpoint (Hugging Face layout)");
-  cmd->add_option("--preset", o->preset, "v3-mini, v3-slice or tiny")->required();
+  cmd->add_option("--preset", o->preset, "v3-mini, v3-slice, tiny or expert-heavy")->required();
   cmd->add_option("--dtype", o->dtype, "bf16 or fp8 (official 128x128 block layout)");
   cmd->add_option("--layers", o->layers, "number of layers (default: the preset's)");
   cmd->add_option("--seed", o->seed, "random seed (same seed, same files)");

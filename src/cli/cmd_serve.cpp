@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/communicator.h"
 #include "engine/model_text.h"
 #include "engine/scheduler.h"
 #include "server/auth.h"
@@ -142,7 +143,14 @@ int serve(const ServeOptions& o) {
   // the handlers are in place before the address is announced: a signal sent
   // as soon as a client can connect already finds them
   std::thread drainer;
-  server::net::signal_set signals(ioc, SIGINT, SIGTERM);
+  // Under mpirun the other ranks end at the same signal: there is nothing to
+  // finish with, so rank 0 keeps the split job's handler (a message, exit).
+  const bool split = dist::World::current() != nullptr && dist::World::current()->size() > 1;
+  server::net::signal_set signals(ioc);
+  if (!split) {
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+  }
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     std::fprintf(stderr, "dsv3: %s: finishing running requests (up to %.0f s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",

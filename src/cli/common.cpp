@@ -185,6 +185,7 @@ Result<Loaded> load_split(const ModelOptions& o, dist::Communicator& comm) {
     dist::World::exit(0);
   }
   std::signal(SIGTERM, on_job_signal);
+  std::signal(SIGINT, on_job_signal);
   l.transformer = std::make_unique<LeaderForward>(std::move(local), comm);
   return l;
 }

@@ -69,6 +69,8 @@ class Scheduler {
   // cancelled. Thread-safe; for a second SIGTERM.
   void hurry();
   SchedulerStats stats() const;
+  // Whether the model can still run passes (see ForwardPass::health).
+  Status health() const { return model_.health(); }
   const SchedulerOptions& options() const { return options_; }
 
  private:

@@ -38,7 +38,7 @@ ShardPlan plan_shard(const ModelConfig& c, const Shard& s, int64_t g) {
   p.heads = shard_range(c.num_attention_heads, heads_per_unit, s.rank, s.ranks);
   p.dense_width = shard_range(c.intermediate_size, g, s.rank, s.ranks);
   p.shared_width = shard_range(c.moe_intermediate_size * c.n_shared_experts, g, s.rank, s.ranks);
-  p.vocab = shard_range(c.vocab_size, 1, s.rank, s.ranks);
+  p.vocab = shard_range(c.vocab_size, 64, s.rank, s.ranks);  // row blocks of 64: any kernel's row tiles
   p.shared_here = p.shared_width.size() > 0;
   p.head_here = p.vocab.size() > 0;
   return p;

@@ -46,8 +46,11 @@ Response Routes::rejected(http::status status, std::string_view reason) {
 void Routes::health(Exchange& x) {
   const SchedulerStats s = c_.scheduler.stats();
   const bool draining = draining_.load();
-  json body = {{"status", draining ? "shutting down" : "ok"}, {"model", c_.model.id}, {"active", s.active}, {"queued", s.queued}};
-  x.reply(draining ? http::status::service_unavailable : http::status::ok, dump(body));
+  const Status model = c_.scheduler.health();  // a split model whose ranks are out of step cannot serve
+  json body = {{"status", !model.ok() ? "unhealthy" : draining ? "shutting down" : "ok"}, {"model", c_.model.id},
+               {"active", s.active}, {"queued", s.queued}};
+  if (!model.ok()) body["error"] = model.error().message;
+  x.reply(draining || !model.ok() ? http::status::service_unavailable : http::status::ok, dump(body));
 }
 
 // /v1/models lists the one model; /v1/models/{id} (an empty id lists too) describes it.

@@ -44,7 +44,8 @@ class Mpi : public testing::Test {
   }
   // "mpirun -np N <dsv3> ARGS" (one thread per rank: ranks share this machine's cores)
   static CliRun mpirun(int np, const std::string& args) {
-    return run("mpirun --oversubscribe -np " + std::to_string(np) + " " + DSV3_BINARY + " " + args + " --threads 1");
+    return run_command("mpirun --oversubscribe -np " + std::to_string(np) + " " + DSV3_BINARY + " " + args +
+                       " --threads 1");
   }
 };
 
@@ -104,7 +105,7 @@ TEST_P(MpiLogits, EveryGoldenRowMatches) {
     for (std::size_t i = 0; i < want.size(); ++i)
       worst_single = std::max(worst_single, std::abs(double(got[i]) - want[i]));
     for (int64_t row = 0; row < t->shape[0]; ++row)
-      worst_ref = std::max(worst_ref, reference_row_error(reference_golden(c.model), "p" + std::to_string(p) + "_", row,
+      worst_ref = std::max(worst_ref, reference_row_error(reference_golden(c.model), "p" + std::to_string(p) + ".", row,
                                                           got + row * vocab, vocab));
   }
   EXPECT_LE(worst_single, 1e-4);
@@ -211,7 +212,7 @@ TEST_F(Mpi, RefusesMoreRanksThanExperts) {
 // Ranks started on different checkpoints (MPMD) are caught before any pass.
 TEST_F(Mpi, RefusesRanksThatLoadedDifferentModels) {
   const std::string tail = " logits --ids 0 --out /tmp/dsv3-never-written --threads 1";
-  const CliRun r = run(std::string("mpirun --oversubscribe -np 1 ") + DSV3_BINARY + tail + " --model " +
+  const CliRun r = run_command(std::string("mpirun --oversubscribe -np 1 ") + DSV3_BINARY + tail + " --model " +
                        model_dir("tiny-fp8") + " : -np 1 " + DSV3_BINARY + tail + " --model " + model_dir("tiny"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("rank 1 loaded a different model"), std::string::npos) << r.err;

@@ -24,10 +24,15 @@ function positiveSetting(name, fallback) {
 // Threads of every dsv3 the tests start (DSV3_TEST_THREADS, default 2).
 export const testThreads = positiveSetting("DSV3_TEST_THREADS", 2);
 
-// Resolves to {url, port, proc, stderr(), stop()} once the server prints its address.
-export function startServer(extraArgs = [], { model = tinyModel } = {}) {
-  const args = ["serve", "--model", model, "--port", "0", "--threads", testThreads, ...extraArgs].map(String);
-  const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+// Resolves to {url, port, proc, stderr(), stop()} once the server prints its
+// address. ranks > 0: under `mpirun -np ranks` (one thread per rank).
+export function startServer(extraArgs = [], { model = tinyModel, ranks = 0 } = {}) {
+  const threads = ranks > 0 ? 1 : testThreads;
+  const args = ["serve", "--model", model, "--port", "0", "--threads", threads, ...extraArgs].map(String);
+  const proc = ranks > 0
+    ? spawn("mpirun", ["--oversubscribe", "-np", String(ranks), binary, ...args],
+            { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...mpiEnv } })
+    : spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   let exited = null;
   const exit = new Promise((resolve) => proc.on("exit", (code, signal) => { exited = { code, signal }; resolve(exited); }));
@@ -59,6 +64,9 @@ export function startServer(extraArgs = [], { model = tinyModel } = {}) {
     proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${err}`)); });
   });
 }
+
+// OpenMPI refuses to run as root (CI containers) unless told.
+export const mpiEnv = { OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" };
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

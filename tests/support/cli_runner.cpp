@@ -14,9 +14,13 @@
 namespace dsv3::test {
 
 CliRun run(const std::string& args, const std::string& stdin_text) {
+  return run_command(std::string(DSV3_BINARY) + " " + args, stdin_text);
+}
+
+CliRun run_command(const std::string& command, const std::string& stdin_text) {
   TempDir d;
   write_file(d.file("in"), stdin_text);
-  const std::string cmd = std::string(DSV3_BINARY) + " " + args + " >" + d.file("out") + " 2>" + d.file("err") + " <" + d.file("in");
+  const std::string cmd = command + " >" + d.file("out") + " 2>" + d.file("err") + " <" + d.file("in");
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_file(d.file("out")), read_file(d.file("err"))};
 }

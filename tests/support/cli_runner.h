@@ -11,6 +11,8 @@ struct CliRun {
 
 // args are passed through the shell; stdin_text is fed on standard input.
 CliRun run(const std::string& args, const std::string& stdin_text = "");
+// Any shell command line (e.g. mpirun ... dsv3 ...).
+CliRun run_command(const std::string& command, const std::string& stdin_text = "");
 
 // Starts dsv3 with args, writes `first` to its stdin, waits `delay_ms`
 // once its stdout shows output, sends SIGINT, writes `then`, closes stdin and
