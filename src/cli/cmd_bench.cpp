@@ -127,10 +127,18 @@ void add_bench(CLI::App& app, int& exit_code) {
     }
     const double decode_s = std::chrono::duration<double>(clock::now() - t0).count();
     std::vector<RankReport> ranks;
+    double sum_s = 0.0, sum_v3_s = 0.0;  // one sum of a token's hidden state over the ranks, all of them ready
     if (leader != nullptr) {
       auto r = leader->reports(false);
       if (!r) return void(exit_code = fail(1, r.error()));
       ranks = std::move(*r);
+      auto t = leader->time_sums(200, c.hidden_size);
+      if (!t) return void(exit_code = fail(1, t.error()));
+      sum_s = *t;
+      // and at DeepSeek-V3's width (7168), to project the full model from this run
+      auto v3 = leader->time_sums(200, 7168);
+      if (!v3) return void(exit_code = fail(1, v3.error()));
+      sum_v3_s = *v3;
     }
     if (cpu_probe) after = probe_bandwidth(*l->pool);
     // batched decode: o->batch sequences at the same context, one token each per step
@@ -230,6 +238,8 @@ void add_bench(CLI::App& app, int& exit_code) {
       }
       j["ranks"] = rs;
       j["parallel"] = o->model.parallel;
+      j["sum_of_hidden_us"] = sum_s * 1e6;
+      j["sum_of_7168_floats_us"] = sum_v3_s * 1e6;
     }
     if (o->json) {
       std::printf("%s\n", j.dump().c_str());
@@ -253,6 +263,9 @@ void add_bench(CLI::App& app, int& exit_code) {
                                     "uses {:.0f}% of it\n",
                                     before.triad, after.triad, read_bw,
                                     100.0 * j["decode_fraction_of_read"].get<double>()).c_str());
+    if (!ranks.empty())
+      std::printf("%s", fmt::format("ranks    {} ({}); one sum of a token's hidden state over them: {:.1f} us\n",
+                                    ranks.size(), o->model.parallel, sum_s * 1e6).c_str());
     for (std::size_t r = 0; r < ranks.size(); ++r)
       std::printf("%s", fmt::format("rank {:<3} {} weights ({} resident), {} read per token; collectives {:.3f} ms "
                                     "per token\n",

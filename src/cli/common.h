@@ -33,7 +33,7 @@ struct ModelOptions {
   std::string precision = "exact";
   std::string device = "cpu";
   std::string head_dtype = "stored";
-  std::string parallel = "ep";  // under mpirun: ep or ep+tp
+  std::string parallel = "ep+tp";  // under mpirun: ep or ep+tp (ep+tp measured faster: docs/scale-out.md)
   double rank_timeout = 60.0;   // under mpirun: seconds before a silent rank breaks the job
   DType cache() const { return cache_dtype == "f16" ? DType::F16 : DType::F32; }
   void add_to(CLI::App* cmd);

@@ -19,6 +19,7 @@ enum Word : int64_t {
   kForward,     // chunks, then per chunk: id start count ids...
   kLogits,      // rows (the hidden rows follow in a second broadcast)
   kReport,      // reset (every rank's RankReport is gathered)
+  kTimeSums,    // count floats (every rank sums a buffer count times)
   kFinish,
 };
 
@@ -205,7 +206,25 @@ Result<std::vector<RankReport>> exchange_reports(Transformer& local, dist::Commu
   return all;
 }
 
+// count sums of a floats-long buffer over the ranks, back to back.
+Status run_sums(dist::Communicator& comm, int64_t count, int64_t floats) {
+  std::vector<float> x(static_cast<std::size_t>(floats), 1.0f), scratch;
+  for (int64_t k = 0; k < count; ++k) DSV3_RETURN_IF_ERROR(dist::sum_over_ranks(comm, x.data(), floats, scratch));
+  return {};
+}
+
 }  // namespace
+
+Result<double> LeaderForward::time_sums(int64_t count, int64_t floats) {
+  DSV3_RETURN_IF_ERROR(health());
+  if (count < 1 || floats < 1) return make_error("time_sums: {} sums of {} floats", count, floats);
+  words_.assign({kTimeSums, count, floats});
+  DSV3_RETURN_IF_ERROR(announce(words_));
+  if (Status s = run_sums(comm_, 1, floats); !s.ok()) return fail(s.error()).error();  // every rank has arrived
+  const auto t0 = std::chrono::steady_clock::now();
+  if (Status s = run_sums(comm_, count, floats); !s.ok()) return fail(s.error()).error();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(count);
+}
 
 Result<std::vector<RankReport>> LeaderForward::reports(bool reset) {
   DSV3_RETURN_IF_ERROR(health());
@@ -294,6 +313,14 @@ Status follow_leader(Transformer& local, dist::Communicator& comm) {
         case kReport: {
           DSV3_ASSIGN_OR_RETURN(const int64_t reset, next());
           if (auto r = exchange_reports(local, comm, reset != 0); !r.ok()) return r.error();
+          break;
+        }
+        case kTimeSums: {
+          DSV3_ASSIGN_OR_RETURN(const int64_t count, next());
+          DSV3_ASSIGN_OR_RETURN(const int64_t floats, next());
+          if (count < 1 || count > (1 << 20) || floats < 1 || floats > (int64_t{1} << 28))
+            return make_error("rank 0 asked for {} sums of {} floats", count, floats);
+          DSV3_RETURN_IF_ERROR(run_sums(comm, 1 + count, floats));
           break;
         }
         case kFinish:

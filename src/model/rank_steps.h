@@ -51,6 +51,10 @@ class LeaderForward final : public ForwardPass {
 
   // Every rank's report (rank order); reset: start their collective counts afresh after.
   Result<std::vector<RankReport>> reports(bool reset);
+  // Seconds one sum over the ranks of `floats` floats takes when every rank
+  // is ready (the mean of `count` back to back): the collectives' own cost,
+  // without the waiting for slower ranks that a pass adds.
+  Result<double> time_sums(int64_t count, int64_t floats);
 
  private:
   Status announce(std::vector<int64_t>& words);
