@@ -157,12 +157,17 @@ Result<Loaded> load_split(const ModelOptions& o, dist::Communicator& comm) {
   Loaded l;
   Model::Progress progress;
   if (comm.rank() == 0 && ::isatty(STDERR_FILENO)) progress = draw_bar;
+  // everything that can fail happens before the ranks compare notes: after
+  // it, a rank that stops leaves the others waiting for its passes
   Status loaded;
   uint64_t digest = 0;
+  l.pool = std::make_unique<ThreadPool>(o.threads);
   if (auto m = Model::load(o.model, progress, shard); m.ok()) {
     l.model = std::move(m).value();
-    digest = model_digest(*l.model, fmt::format("dsv3 {} {} {} {}", kVersion, o.parallel, o.precision,
-                                                ops::cpu::kernels().name));
+    digest = model_digest(*l.model, fmt::format("dsv3 {} {} {} {} {}", kVersion, o.parallel, o.precision,
+                                                o.head_dtype, ops::cpu::kernels().name));
+    if (o.head_dtype != "stored" && l.model->weights.head_here)
+      loaded = restore_head(*l.model, o.head_dtype == "q8_0" ? DType::Q8_0 : DType::Q6_K, l.pool.get());
   } else {
     loaded = m.error();
   }
@@ -170,9 +175,6 @@ Result<Loaded> load_split(const ModelOptions& o, dist::Communicator& comm) {
     if (comm.rank() != 0) dist::World::exit(1);  // rank 0 says why
     return agree.error();
   }
-  l.pool = std::make_unique<ThreadPool>(o.threads);
-  if (o.head_dtype != "stored" && l.model->weights.head_here)
-    DSV3_RETURN_IF_ERROR(restore_head(*l.model, o.head_dtype == "q8_0" ? DType::Q8_0 : DType::Q6_K, l.pool.get()));
   auto local = std::make_unique<Transformer>(*l.model, l.pool.get(), &comm);
   local->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
   if (comm.rank() != 0) {
