@@ -8,6 +8,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
       libboost1.81-dev chromium lcov stress-ng
       libopenmpi-dev openmpi-bin  # multi-process runs (mpirun) and their tests
+      libedit-dev  # line editing and history in dsv3 chat
       clang-14 libclang-rt-14-dev  # the fuzz targets (libFuzzer)
       python3-jinja2)  # the Jinja engine's differential test
 missing=()

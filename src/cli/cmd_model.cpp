@@ -62,6 +62,7 @@ void add_generate(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     auto ids = parse_ids(o->ids, "--ids");
     if (!ids) return void(exit_code = fail(2, ids.error()));
+    if (Status st = o->sampling.check(); !st) return void(exit_code = fail(2, st.error()));
     auto l = load_model(o->model);
     if (!l) return void(exit_code = fail(2, l.error()));
     // token ids in, token ids out: deterministic unless asked otherwise
@@ -143,7 +144,7 @@ void add_inspect(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("inspect", "print the architecture, sizes and dtypes of a checkpoint");
-  cmd->add_option("--model", o->model,
+  cmd->add_option("-m,--model", o->model,
                   "checkpoint directory or GGUF file; a directory with config.json alone (or a config.json) is "
                   "planned as the official release stores it (fp8 where the config says so, else bf16)")
       ->required();

@@ -17,7 +17,7 @@ void add_quantize(CLI::App& app, int& exit_code) {
   auto paths = std::make_shared<std::pair<std::string, std::string>>();
   CLI::App* cmd = app.add_subcommand(
       "quantize", "write a checkpoint as a GGUF file (llama.cpp's deepseek2 layout) in a ggml quantization mix");
-  cmd->add_option("--model", paths->first, "checkpoint directory (bf16, f32 or FP8 safetensors)")->required();
+  cmd->add_option("-m,--model", paths->first, "checkpoint directory (bf16, f32 or FP8 safetensors)")->required();
   auto* out = cmd->add_option("--out", paths->second, "output .gguf file");
   auto dry = std::make_shared<bool>(false);
   cmd->add_flag("--dry-run", *dry, "print the file's size per ggml type from config.json alone, write nothing");

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 namespace dsv3::cli {
 namespace {
@@ -45,8 +46,8 @@ int fail(int code, const std::string& message) {
 }
 
 void ModelOptions::add_to(CLI::App* cmd) {
-  cmd->add_option("--model", model, "checkpoint directory (config.json, safetensors, tokenizer files) or a GGUF file")->required();
-  cmd->add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-m,--model", model, "checkpoint directory (config.json, safetensors, tokenizer files) or a GGUF file")->required();
+  cmd->add_option("-t,--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--cache-dtype", cache_dtype, "latent cache storage: f32 (exact) or f16 (half the bytes)")
       ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--precision", precision,
@@ -80,7 +81,7 @@ void ModelOptions::add_to(CLI::App* cmd) {
 
 void SamplingOptions::add_to(CLI::App* cmd, int64_t default_max_tokens) {
   max_tokens = default_max_tokens;
-  cmd->add_option("--max-tokens", max_tokens, "most tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("-n,--max-tokens", max_tokens, "most tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->add_option("--temperature", temperature, "0 = greedy (default: generation_config.json, else 0.6)")
       ->check(CLI::Range(0.0f, 100.0f));
   cmd->add_option("--top-k", top_k, "keep the k most likely tokens (0 = off)")->check(CLI::Range(0, 1 << 30));
@@ -195,6 +196,9 @@ Result<Loaded> load_split(const ModelOptions& o, dist::Communicator& comm) {
 }  // namespace
 
 Result<Loaded> load_model(const ModelOptions& o) {
+  if (const unsigned cores = std::thread::hardware_concurrency(); cores > 0 && o.threads > static_cast<int>(cores))
+    std::fprintf(stderr, "dsv3: warning: --threads %d is more than this machine's %u cores: expect it to be slower\n",
+                 o.threads, cores);
   if (dist::Communicator* world = dist::World::current(); world != nullptr && world->size() > 1)
     return load_split(o, *world);
   Loaded l;
@@ -212,6 +216,18 @@ Result<Loaded> load_model(const ModelOptions& o) {
   cpu->set_precision(o.precision == "exact" ? ops::Precision::kExact : ops::Precision::kBf16);
   l.transformer = std::move(cpu);
   return l;
+}
+
+Status SamplingOptions::check() const {
+  if (!beams) return {};
+  std::string sampling;
+  if (temperature && *temperature > 0.0f) sampling = "--temperature";
+  else if (top_p) sampling = "--top-p";
+  else if (top_k) sampling = "--top-k";
+  else if (min_p) sampling = "--min-p";
+  else if (seed) sampling = "--seed";
+  if (sampling.empty()) return {};
+  return make_error("--beams searches deterministically and takes no sampling flags: drop {} or --beams", sampling);
 }
 
 Result<std::vector<Hypothesis>> run_beams(Loaded& l, const std::vector<int32_t>& prompt, const SamplingOptions& s,

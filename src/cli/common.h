@@ -48,6 +48,9 @@ struct SamplingOptions {
   std::optional<int> beams;  // set: beam search (even with 1 beam)
   float length_penalty = 1.0f;
   void add_to(CLI::App* cmd, int64_t default_max_tokens);
+  // Flags that contradict each other (beam search is deterministic: it
+  // takes no sampling flags), refused before the model loads.
+  Status check() const;
   // Flags over the model's generation_config.json defaults over ours.
   SamplingParams params(const std::string& model_dir) const;
 };

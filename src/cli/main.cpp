@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/flag_help.h"
 #include "dist/communicator.h"
 #include "ops/cpu/kernels.h"
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   dsv3::cli::add_bench(app, exit_code);
   dsv3::cli::add_serve(app, exit_code);
   dsv3::cli::add_quantize(app, exit_code);
+  dsv3::cli::take_last_of_repeats(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -58,7 +60,8 @@ int main(int argc, char** argv) {
     std::string msg = e.what();
     for (char& ch : msg)
       if (ch == '\n') ch = ' ';
-    std::fprintf(stderr, "dsv3: error: %s (see dsv3 --help)\n", msg.c_str());
+    const std::string hint = dsv3::cli::did_you_mean(app, argc, argv);
+    std::fprintf(stderr, "dsv3: error: %s%s (see dsv3 --help)\n", msg.c_str(), hint.c_str());
     return 2;
   }
   return exit_code;

@@ -42,6 +42,13 @@ class Communicator {
   // A broadcast that a follower waits in between rank 0's steps (as long as
   // rank 0 is idle): no time limit, and it polls gently instead of spinning.
   virtual Status wait_broadcast(void* data, int64_t bytes) = 0;
+  // The slices of a vector cut at offsets[0..size] (offsets[r] to
+  // offsets[r+1] is rank r's): every rank sends slice j of `in` to rank j
+  // and receives rank k's copy of its own slice at out + k * (its length).
+  virtual Status alltoall_slices(const float* in, std::span<const int64_t> offsets, float* out) = 0;
+  // The same cut: each rank holds its own slice of x correct; afterwards
+  // every rank holds every rank's slice (x is complete everywhere).
+  virtual Status allgather_slices(float* x, std::span<const int64_t> offsets) = 0;
   // Rank 0 receives counts[r] floats from each rank r, in rank order, into
   // out; `in` holds this rank's counts[rank()] floats. out is unused elsewhere.
   virtual Status gather(const float* in, std::span<const int64_t> counts, float* out) = 0;
@@ -64,9 +71,13 @@ class Communicator {
   std::atomic<bool> broken_{false};
 };
 
-// x[0:n] = the sum over ranks of every rank's x[0:n], added in rank order on
-// every rank, so each rank holds bitwise the same result (the same routing
-// decisions downstream). scratch grows once and is reused.
+// x[0:n] = the sum over ranks of every rank's x[0:n], added in rank order,
+// so each rank holds bitwise the same result (the same routing decisions
+// downstream). Small vectors (a decode step's): every rank gathers every
+// share, one collective. Large ones (prefill): each rank sums one slice of
+// all shares and the slices are gathered (a reduce-scatter and an
+// allgather, about 2x the vector's bytes per rank instead of N x).
+// scratch grows once and is reused.
 Status sum_over_ranks(Communicator& comm, float* x, int64_t n, std::vector<float>& scratch);
 
 // The job this process belongs to. Opened once, at the start of main (MPI

@@ -79,6 +79,44 @@ class MpiCommunicator final : public Communicator {
     return wait(req, "gather", at * 4, false);
   }
 
+  Status alltoall_slices(const float* in, std::span<const int64_t> offsets, float* out) override {
+    DSV3_RETURN_IF_ERROR(check_offsets("alltoall", offsets));
+    const std::size_t n = static_cast<std::size_t>(size_);
+    send_counts_.resize(n);
+    send_displs_.resize(n);
+    counts_.resize(n);
+    displs_.resize(n);
+    const int mine = static_cast<int>(offsets[static_cast<std::size_t>(rank_) + 1] - offsets[static_cast<std::size_t>(rank_)]);
+    for (std::size_t r = 0; r < n; ++r) {
+      send_counts_[r] = static_cast<int>(offsets[r + 1] - offsets[r]);
+      send_displs_[r] = static_cast<int>(offsets[r]);
+      counts_[r] = mine;
+      displs_[r] = static_cast<int>(r) * mine;
+    }
+    std::lock_guard lock(mu_);
+    MPI_Request req;
+    DSV3_RETURN_IF_ERROR(check("alltoall", MPI_Ialltoallv(in, send_counts_.data(), send_displs_.data(), MPI_FLOAT, out,
+                                                          counts_.data(), displs_.data(), MPI_FLOAT, MPI_COMM_WORLD,
+                                                          &req)));
+    return wait(req, "alltoall", int64_t{mine} * size_ * 4, false);
+  }
+
+  Status allgather_slices(float* x, std::span<const int64_t> offsets) override {
+    DSV3_RETURN_IF_ERROR(check_offsets("allgather", offsets));
+    const std::size_t n = static_cast<std::size_t>(size_);
+    counts_.resize(n);
+    displs_.resize(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      counts_[r] = static_cast<int>(offsets[r + 1] - offsets[r]);
+      displs_[r] = static_cast<int>(offsets[r]);
+    }
+    std::lock_guard lock(mu_);
+    MPI_Request req;
+    DSV3_RETURN_IF_ERROR(check("allgather", MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts_.data(),
+                                                            displs_.data(), MPI_FLOAT, MPI_COMM_WORLD, &req)));
+    return wait(req, "allgather", offsets[n] * 4, false);
+  }
+
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
     std::fflush(stderr);
@@ -94,6 +132,12 @@ class MpiCommunicator final : public Communicator {
     DSV3_RETURN_IF_ERROR(
         check("broadcast", MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD, &req)));
     return wait(req, "broadcast", bytes, idle);
+  }
+
+  Status check_offsets(const char* what, std::span<const int64_t> offsets) const {
+    if (static_cast<int>(offsets.size()) != size_ + 1)
+      return make_error("{}: {} slice offsets for {} ranks", what, offsets.size(), size_);
+    return check_count(what, offsets.back());
   }
 
   static Status check_count(const char* what, int64_t n) {
@@ -134,7 +178,7 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0, size_ = 1;
   std::string node_;
   std::mutex mu_;  // MPI_THREAD_SERIALIZED: one collective at a time, from any thread
-  std::vector<int> counts_, displs_;
+  std::vector<int> counts_, displs_, send_counts_, send_displs_;
 };
 
 }  // namespace

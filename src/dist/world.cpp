@@ -32,6 +32,12 @@ class LocalCommunicator final : public Communicator {
   }
   Status broadcast(void*, int64_t) override { return {}; }
   Status wait_broadcast(void*, int64_t) override { return {}; }
+  Status alltoall_slices(const float* in, std::span<const int64_t> offsets, float* out) override {
+    if (out != in && offsets.size() >= 2)
+      std::memmove(out, in + offsets[0], static_cast<std::size_t>(offsets[1] - offsets[0]) * sizeof(float));
+    return {};
+  }
+  Status allgather_slices(float*, std::span<const int64_t>) override { return {}; }
   Status gather(const float* in, std::span<const int64_t> counts, float* out) override {
     if (out != in && !counts.empty()) std::memmove(out, in, static_cast<std::size_t>(counts[0]) * sizeof(float));
     return {};
@@ -47,6 +53,25 @@ bool g_mpi = false;
 Status sum_over_ranks(Communicator& comm, float* x, int64_t n, std::vector<float>& scratch) {
   const int size = comm.size();
   if (size == 1 || n == 0) return {};
+  // past 256 KiB of shares per rank, moving N copies costs more than a second collective's latency
+  if (n * size * static_cast<int64_t>(sizeof(float)) > (int64_t{256} << 10) && n >= size) {
+    std::array<int64_t, 1025> cut{};
+    if (size + 1 <= static_cast<int>(cut.size())) {
+      for (int r = 0; r <= size; ++r) cut[static_cast<std::size_t>(r)] = n * r / size;
+      const std::span<const int64_t> offsets(cut.data(), static_cast<std::size_t>(size) + 1);
+      const int me = comm.rank();
+      const int64_t b = cut[static_cast<std::size_t>(me)], len = cut[static_cast<std::size_t>(me) + 1] - b;
+      const std::size_t need = static_cast<std::size_t>(len) * static_cast<std::size_t>(size);
+      if (scratch.size() < need) scratch.resize(need);
+      DSV3_RETURN_IF_ERROR(comm.alltoall_slices(x, offsets, scratch.data()));
+      std::memcpy(x + b, scratch.data(), static_cast<std::size_t>(len) * sizeof(float));
+      for (int r = 1; r < size; ++r) {
+        const float* p = scratch.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(len);
+        for (int64_t i = 0; i < len; ++i) x[b + i] += p[i];
+      }
+      return comm.allgather_slices(x, offsets);
+    }
+  }
   const std::size_t need = static_cast<std::size_t>(n) * static_cast<std::size_t>(size);
   if (scratch.size() < need) scratch.resize(need);
   DSV3_RETURN_IF_ERROR(comm.allgather(x, n, scratch.data()));

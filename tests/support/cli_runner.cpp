@@ -25,7 +25,8 @@ CliRun run_command(const std::string& command, const std::string& stdin_text) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_file(d.file("out")), read_file(d.file("err"))};
 }
 
-CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then) {
+CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then,
+                       const std::string& err_marker) {
   TempDir d;
   int in[2];
   if (::pipe(in) != 0) return {-1, "", "pipe failed"};
@@ -41,8 +42,12 @@ CliRun run_interrupted(const std::string& args, const std::string& first, int de
   ::signal(SIGPIPE, SIG_IGN);  // the child may be gone when we write; that is a test failure, not a crash
   auto write_all = [&](const std::string& s) { return ::write(in[1], s.data(), s.size()) == static_cast<ssize_t>(s.size()); };
   write_all(first);
-  // interrupt only once the answer is streaming (sanitizer builds load slowly)
-  const bool streaming = wait_until([&] { return !read_file(d.file("out")).empty(); });
+  // interrupt only once the answer is streaming (sanitizer builds load slowly),
+  // or once stderr shows the marker
+  const bool streaming = wait_until([&] {
+    return err_marker.empty() ? !read_file(d.file("out")).empty()
+                              : read_file(d.file("err")).find(err_marker) != std::string::npos;
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(streaming ? delay_ms : 0));
   ::kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -17,7 +17,9 @@ CliRun run_command(const std::string& command, const std::string& stdin_text = "
 // Starts dsv3 with args, writes `first` to its stdin, waits `delay_ms`
 // once its stdout shows output, sends SIGINT, writes `then`, closes stdin and
 // collects the result.
-CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then);
+// With err_marker: waits for it on stderr instead of for output on stdout.
+CliRun run_interrupted(const std::string& args, const std::string& first, int delay_ms, const std::string& then,
+                       const std::string& err_marker = "");
 
 int lines(const std::string& s);
 

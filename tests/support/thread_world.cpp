@@ -33,6 +33,28 @@ class ThreadComm final : public dist::Communicator {
     return {};
   }
   Status wait_broadcast(void* data, int64_t bytes) override { return broadcast(data, bytes); }
+  Status alltoall_slices(const float* in, std::span<const int64_t> offsets, float* out) override {
+    const int64_t b = offsets[static_cast<std::size_t>(rank_)], len = offsets[static_cast<std::size_t>(rank_) + 1] - b;
+    exchange(in, [&] {
+      for (int r = 0; r < size(); ++r)
+        std::memcpy(out + r * len, static_cast<const float*>(w_.posted_[static_cast<std::size_t>(r)]) + b,
+                    static_cast<std::size_t>(len) * sizeof(float));
+    });
+    count(len * size() * 4);
+    return {};
+  }
+  Status allgather_slices(float* x, std::span<const int64_t> offsets) override {
+    exchange(x, [&] {
+      for (int r = 0; r < size(); ++r) {
+        if (r == rank_) continue;
+        const int64_t b = offsets[static_cast<std::size_t>(r)], e = offsets[static_cast<std::size_t>(r) + 1];
+        std::memcpy(x + b, static_cast<const float*>(w_.posted_[static_cast<std::size_t>(r)]) + b,
+                    static_cast<std::size_t>(e - b) * sizeof(float));
+      }
+    });
+    count(offsets.back() * 4);
+    return {};
+  }
   Status gather(const float* in, std::span<const int64_t> counts, float* out) override {
     exchange(in, [&] {
       if (rank_ != 0) return;
