@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -14,9 +15,13 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "base/log.h"
+#include "base/mem_info.h"
 #include "dist/communicator.h"
+#include "engine/auto_context.h"
 #include "engine/model_text.h"
 #include "engine/scheduler.h"
+#include "ops/cpu/kernels.h"
 #include "server/auth.h"
 #include "server/auth_throttle.h"
 #include "server/http_server.h"
@@ -40,8 +45,10 @@ struct ServeOptions {
   std::vector<std::string> api_keys;
   std::string api_key_file;
   double rpm = 0, tpm = 0;
-  int64_t max_sequences = 8, max_queue = 64, ctx = 4096, prefill_chunk = 256;
+  int64_t max_sequences = 8, max_queue = 64, ctx = 0, prefill_chunk = 256;  // ctx 0: auto (auto_context.h)
   std::string model_name;
+  bool strict_model_name = false;
+  std::string log_level = "info";
   uint64_t max_body_bytes = 4 << 20;
   int max_json_depth = server::kDefaultMaxJsonDepth;
   uint32_t max_header_bytes = server::HttpOptions{}.max_header_bytes;
@@ -69,7 +76,18 @@ std::string model_basename(const std::string& dir) {
   return name;
 }
 
+// --ctx as given, or (0) the longest the model's positions and the free
+// memory allow for every sequence's cache, capped.
+int64_t serve_context(const ServeOptions& o, const ModelConfig& cfg) {
+  if (o.ctx > 0) return o.ctx;
+  const int64_t per_token = cfg.num_hidden_layers * cfg.cache_width() * (o.model.cache() == DType::F16 ? 2 : 4);
+  auto free = mem_available_bytes();
+  if (!free) log::warn(fmt::format("{}; the automatic --ctx ignores memory", free.error().message));
+  return auto_context(cfg.max_position_embeddings, free ? *free : -1, o.max_sequences, per_token);
+}
+
 int serve(const ServeOptions& o) {
+  log::set_level(*log::parse_level(o.log_level));  // checked by the flag
   auto keys = server::ApiKeys::make(o.api_keys, o.api_key_file);
   if (!keys) return fail(2, keys.error());
   auto loaded = load_model(o.model);
@@ -85,12 +103,14 @@ int serve(const ServeOptions& o) {
   const ModelConfig& cfg = loaded->model->config;
   if (cfg.max_position_embeddings > 0 && o.ctx > cfg.max_position_embeddings)
     return fail(2, fmt::format("--ctx {} is past the model's {} positions", o.ctx, cfg.max_position_embeddings));
+  const int64_t ctx = serve_context(o, cfg);
   const text::Tokenizer& tok = **tokenizer;
 
   server::ModelInfo info;
   info.id = o.model_name.empty() ? model_basename(o.model.model) : o.model_name;
   info.vocab_size = cfg.vocab_size;
-  info.context = o.ctx;
+  info.strict_model_name = o.strict_model_name;
+  info.context = ctx;
   info.bos_id = static_cast<int32_t>(cfg.bos_token_id);
   for (int64_t id : loaded->model->eos_token_ids) info.eos_ids.push_back(static_cast<int32_t>(id));
   info.defaults = SamplingOptions{}.params(o.model.model);  // generation_config.json, as the CLI uses
@@ -101,7 +121,7 @@ int serve(const ServeOptions& o) {
   SchedulerOptions so;
   so.max_sequences = o.max_sequences;
   so.max_queue = o.max_queue;
-  so.context = o.ctx;
+  so.context = ctx;
   so.prefill_chunk = o.prefill_chunk;
   so.cache_dtype = o.model.cache();
   so.pool = loaded->pool.get();
@@ -172,9 +192,14 @@ int serve(const ServeOptions& o) {
     });
   });
 
+  // what ran where, for a bug report (the server layer knows nothing of ops)
+  log::info(fmt::format("backend {}, CPU kernels {}, {} threads, {} weights mapped ({} bytes), context {}{}, cache {}",
+                        o.model.device, ops::cpu::kernels().name, loaded->pool->size(),
+                        human_bytes(static_cast<double>(loaded->model->checkpoint.total_bytes())),
+                        loaded->model->checkpoint.total_bytes(), ctx, o.ctx > 0 ? "" : " (auto)", o.model.cache_dtype));
   const bool v6 = o.host.find(':') != std::string::npos;
   std::fprintf(stderr, "dsv3: serving '%s' (context %lld, %lld sequences) listening on http://%s%s%s:%u\n", info.id.c_str(),
-               static_cast<long long>(o.ctx), static_cast<long long>(o.max_sequences), v6 ? "[" : "", o.host.c_str(),
+               static_cast<long long>(ctx), static_cast<long long>(o.max_sequences), v6 ? "[" : "", o.host.c_str(),
                v6 ? "]" : "", static_cast<unsigned>(*port));
   std::fflush(stderr);
 
@@ -211,13 +236,30 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-queue", o->max_queue, "requests waiting beyond those; more get 503")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  cmd->add_option("--ctx", o->ctx, "context per sequence (prompt + completion tokens)")
-      ->check(CLI::Range(int64_t{16}, int64_t{1} << 22))
+  cmd->add_option("--ctx", o->ctx,
+                  "context per sequence (prompt + completion tokens); 0: auto, the smallest of the model's positions, "
+                  "what free memory holds for --max-sequences caches, and 32768")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            int64_t n = 0;
+            const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || end != v.data() + v.size()) return std::string();  // the conversion says why
+            return n == 0 || (n >= kMinContext && n <= (int64_t{1} << 22)) ? std::string()
+                                                                             : "--ctx must be 0 (auto) or in [16, 4194304]";
+          },
+          "0|[16, 4194304]"))
       ->capture_default_str();
   cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per engine step, over all sequences")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
-  cmd->add_option("--model-name", o->model_name, "the model id clients use (default: the model directory's name)");
+  cmd->add_option("--model-name", o->model_name,
+                  "the model id responses carry and /v1/models lists (default: the model directory's name)");
+  cmd->add_flag("--strict-model-name", o->strict_model_name,
+                "refuse requests naming another model with 404 (default: any name is served by this model)");
+  cmd->add_option("--log-level", o->log_level,
+                  "error, warn, info (a line per finished request, never its text) or debug (request bodies too)")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 beyond)")
       ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
       ->capture_default_str();

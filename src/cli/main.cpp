@@ -6,12 +6,37 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/flag_help.h"
 #include "dist/communicator.h"
 #include "ops/cpu/kernels.h"
+
+#ifndef DSV3_GIT_COMMIT
+#define DSV3_GIT_COMMIT "unknown"  // set by CMake at configure time
+#endif
+#ifndef DSV3_BUILD_TYPE
+#define DSV3_BUILD_TYPE "none"
+#endif
+
+namespace {
+
+// "dsv3 0.1.0 (commit abc1234, Release; CPU avx2, generic; CUDA off; MPI off)":
+// what a bug report needs; the CPU list is what this CPU runs.
+std::string version_text() {
+#ifdef DSV3_HAVE_CUDA
+  constexpr bool cuda = true;
+#else
+  constexpr bool cuda = false;
+#endif
+  return fmt::format("dsv3 {} (commit {}, {}; CPU {}; CUDA {}; MPI {})", dsv3::cli::kVersion, DSV3_GIT_COMMIT,
+                     DSV3_BUILD_TYPE, fmt::join(dsv3::ops::cpu::available_isas(), ", "), cuda ? "on" : "off",
+                     dsv3::dist::built_with_mpi() ? "on" : "off");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // first: MPI wants its arguments before anything else runs (under mpirun)
@@ -32,8 +57,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"dsv3: DeepSeek-V3 inference engine"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", fmt::format("dsv3 {} (MPI {})", dsv3::cli::kVersion,
-                                                dsv3::dist::built_with_mpi() ? "on" : "off"));
+  app.set_version_flag("--version", version_text());
   int exit_code = 0;
   dsv3::cli::add_logits(app, exit_code);
   dsv3::cli::add_generate(app, exit_code);

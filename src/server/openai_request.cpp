@@ -215,7 +215,9 @@ ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelI
   const json* m = field(body, "model");
   if (!m) return invalid("model", "'model' is required");
   if (!m->is_string()) return wrong_type("model", "a string", *m);
-  if (m->get<std::string>() != model.id) {
+  // any name is taken by default (as llama-server and ollama do): clients
+  // hard-code names like "gpt-4o"; --strict-model-name restores the 404
+  if (model.strict_model_name && m->get<std::string>() != model.id) {
     return invalid(404, "model", fmt::format("the model '{}' does not exist; this server serves '{}'", m->get<std::string>(), model.id),
                    "model_not_found");
   }
@@ -247,9 +249,11 @@ ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelI
     e->message = "only n=1 is supported";
     return *e;
   }
-  if (auto e = read_int(body, "max_tokens", 1, model.context, max_tokens)) return *e;
+  // no upper bound: a value past the context is cut to the room the prompt leaves (below)
+  constexpr int64_t kAnyPositive = std::numeric_limits<int64_t>::max();
+  if (auto e = read_int(body, "max_tokens", 1, kAnyPositive, max_tokens)) return *e;
   if (chat)
-    if (auto e = read_int(body, "max_completion_tokens", 1, model.context, max_completion_tokens)) return *e;
+    if (auto e = read_int(body, "max_completion_tokens", 1, kAnyPositive, max_completion_tokens)) return *e;
   if (auto e = read_stop(body, r.job.stop)) return *e;
   if (auto e = read_bool(body, "stream", r.stream)) return *e;
   if (const json* so = field(body, "stream_options")) {

@@ -22,7 +22,8 @@ enum class Endpoint { kChat, kCompletion };
 
 // What the parser needs from the served model.
 struct ModelInfo {
-  std::string id;  // the name clients pass as "model"
+  std::string id;  // the name responses carry as "model"
+  bool strict_model_name = false;  // a request naming another model gets 404; off: any name is taken
   int64_t vocab_size = 0;
   int64_t context = 4096;  // prompt + completion tokens per sequence
   int32_t bos_id = -1;     // prepended to text prompts of /v1/completions

@@ -1,6 +1,7 @@
 // What one request counts for: its line in the metrics (route label, status,
 // latency) and, on rate-limited routes, its client's share of the limits.
-// HTTP replies, SSE streams and WebSocket messages all count through here.
+// HTTP replies, SSE streams and WebSocket messages all count through here,
+// and each finished request writes its log line here (never its text).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -18,7 +19,8 @@ class RequestAccount {
  public:
   using Clock = std::chrono::steady_clock;
   // limiter null: the route is not rate limited.
-  RequestAccount(Metrics& metrics, RateLimiter* limiter, std::string route);
+  RequestAccount(Metrics& metrics, RateLimiter* limiter, std::string route, std::string method = {},
+                 std::string path = {});
 
   // The client (a key's label or an address) whose limits the request counts against.
   void set_client(std::string client) { client_ = std::move(client); }
@@ -38,10 +40,12 @@ class RequestAccount {
 
  private:
   double elapsed() const;
+  // The info line of a finished request; usage: a generation's tokens and times.
+  void log_answer(int status, const JobUsage* usage) const;
 
   Metrics* metrics_;
   RateLimiter* limiter_;
-  std::string route_, client_;
+  std::string route_, method_, path_, client_;
   Clock::time_point t0_ = Clock::now();
 };
 

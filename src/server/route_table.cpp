@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "base/log.h"
+
 namespace dsv3::server {
 
 namespace {
@@ -79,8 +81,16 @@ void RouteTable::dispatch(Request&& req, const std::shared_ptr<HttpSession>& ses
   const std::string path(path_of(req.target()));
   Match m = match(req.method(), path);
   const bool limited = m.route && m.route->rate_limited;
-  Exchange x{session, std::move(req), RequestAccount(metrics_, limited ? &limiter_ : nullptr, m.label), std::move(m.param)};
-  const std::string method(x.req.method_string());
+  const std::string method(req.method_string());
+  if (log::enabled(log::Level::kDebug)) {
+    // the body only at debug: it holds prompts, which info lines never show
+    constexpr std::size_t kShown = 200;
+    const std::string& body = req.body();
+    log::debug(fmt::format("{} {} body ({} bytes): {}{}", method, path, body.size(), body.substr(0, kShown),
+                           body.size() > kShown ? "..." : ""));
+  }
+  Exchange x{session, std::move(req), RequestAccount(metrics_, limited ? &limiter_ : nullptr, m.label, method, path),
+             std::move(m.param)};
 
   if (x.req.method() == http::verb::options)
     return x.reply(preflight(x.req.keep_alive(), !x.session->cors_origin().empty()));

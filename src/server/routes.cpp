@@ -5,8 +5,10 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "server/http_generation.h"
 #include "server/json_dump.h"
+#include "server/tokenize.h"
 #include "server/web_page.h"
 #include "server/websocket_chat.h"
 
@@ -14,6 +16,15 @@ namespace dsv3::server {
 
 using nlohmann::json;
 using http::verb;
+
+namespace {
+
+void reply_json(Exchange& x, const JsonOrError& r) {
+  if (auto* e = std::get_if<ApiError>(&r)) return x.reply_error(*e);
+  x.reply(http::status::ok, dump(std::get<json>(r)));
+}
+
+}  // namespace
 
 Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.keys, c_.origins, c_.auth_throttle) {
   // open to all: browsers, load balancers and scrapers carry no key
@@ -34,12 +45,21 @@ Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.k
               .handler = [this](Exchange& x) {
                 generate_over_http(x, c_.scheduler, c_.model, Endpoint::kCompletion, c_.max_json_depth, c_.streams);
               }});
+  // llama-server's tokenizer endpoints, behind the key like the API
+  table_.add({.method = verb::post, .path = "/tokenize", .needs_key = true, .handler = [this](Exchange& x) {
+                reply_json(x, tokenize_body(x.req.body(), c_.model, c_.max_json_depth));
+              }});
+  table_.add({.method = verb::post, .path = "/detokenize", .needs_key = true, .handler = [this](Exchange& x) {
+                reply_json(x, detokenize_body(x.req.body(), c_.model, c_.max_json_depth));
+              }});
   table_.add({.method = verb::get, .path = "/ws", .needs_key = true, .rate_limited = true, .websocket = true,
               .handler = [this](Exchange& x) { serve_websocket_chat(x, c_); }});
 }
 
 Response Routes::rejected(http::status status, std::string_view reason) {
   c_.metrics.request("invalid", static_cast<int>(status), 0.0);
+  // unread, so no method or path: the transport's reason instead
+  log::info(fmt::format("- - {} rejected: {}", static_cast<int>(status), reason));
   return error_response(invalid(static_cast<int>(status), "", std::string(reason), ""), false);
 }
 
@@ -61,7 +81,8 @@ void Routes::models(Exchange& x) {
             {"context_length", c_.model.context}};
   const std::string& id = x.path_param;
   if (id.empty()) return x.reply(http::status::ok, dump(json{{"object", "list"}, {"data", json::array({m})}}));
-  if (id != c_.model.id)
+  // any id names the served model, as requests may, unless --strict-model-name
+  if (c_.model.strict_model_name && id != c_.model.id)
     return x.reply_error(invalid(404, "model", fmt::format("the model '{}' does not exist", id), "model_not_found"));
   x.reply(http::status::ok, dump(m));
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 
 #include "engine/session.h"
 #include "model/safetensors.h"
@@ -341,6 +342,19 @@ TEST(Cli, HelpExitsZero) {
   const CliRun r = run("--help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("generate"), std::string::npos);
+}
+
+TEST(Cli, VersionNamesCommitBuildTypeAndBackends) {
+  const CliRun r = run("--version");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // "dsv3 0.1.0 (commit abc1234, Release; CPU avx2, generic; CUDA off; MPI off)"
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(^dsv3 \S+ \(commit ([0-9a-f]{4,40}|unknown), (\S+); CPU ([a-z0-9_, ]+); CUDA (on|off); MPI (on|off)\))")))
+      << r.out;
+  EXPECT_EQ(m[2].str().empty(), false);
+  // the CPU list is what this CPU runs
+  for (const std::string& isa : ops::cpu::available_isas()) EXPECT_NE(m[3].str().find(isa), std::string::npos) << isa;
+  EXPECT_NE(r.out.find(std::string("MPI ") + m[5].str()), std::string::npos);
 }
 
 }  // namespace

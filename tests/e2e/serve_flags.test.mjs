@@ -12,7 +12,7 @@ const CHUNK = 4;
 let flagged, plain;
 before(async () => {
   [flagged, plain] = await Promise.all([
-    startServer(["--ctx", "16384", "--model-name", "my-model", "--prefill-chunk", String(CHUNK), "--max-sequences", "1", "--max-queue", "1"]),
+    startServer(["--ctx", "16384", "--model-name", "my-model", "--strict-model-name", "--prefill-chunk", String(CHUNK), "--max-sequences", "1", "--max-queue", "1"]),
     startServer(["--ctx", "2048"]),
   ]);
 });
@@ -23,7 +23,7 @@ const post = (s, route, body, signal = AbortSignal.timeout(deadlineMs)) => fetch
   method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal,
 });
 
-test("--model-name: the id /v1/models lists, requests name and responses carry", async () => {
+test("--model-name (with --strict-model-name): the id /v1/models lists, requests name and responses carry", async () => {
   assert.match(flagged.stderr(), /serving 'my-model'/);
   const client = new OpenAI({ baseURL: flagged.url + "/v1", apiKey: "unused", maxRetries: 0 });
   const ids = [];

@@ -130,7 +130,6 @@ TEST(OpenAiParse, EachBadFieldIsNamed) {
       {chat({{"temperature", 3}}), "temperature"},
       {chat({{"top_p", 1.5}}), "top_p"},
       {chat({{"max_tokens", 0}}), "max_tokens"},
-      {chat({{"max_tokens", 65}}), "max_tokens"},
       {chat({{"max_tokens", 2.5}}), "max_tokens"},
       {chat({{"max_tokens", -1}}), "max_tokens"},
       {chat({{"max_completion_tokens", "10"}}), "max_completion_tokens"},
@@ -177,13 +176,38 @@ TEST(OpenAiParse, EachBadFieldIsNamed) {
   }
 }
 
-TEST(OpenAiParse, MissingModelAndUnknownModel) {
+TEST(OpenAiParse, MissingModelAndAnyModelName) {
   json j = chat();
   j.erase("model");
   EXPECT_EQ(bad(Endpoint::kChat, j).param, "model");
-  const ApiError e = bad(Endpoint::kChat, chat({{"model", "gpt-4"}}));
-  EXPECT_EQ(e.status, 404);
-  EXPECT_EQ(e.code, "model_not_found");
+  EXPECT_EQ(bad(Endpoint::kChat, chat({{"model", 5}})).param, "model");
+  // by default any name is served by the one model
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"model", "gpt-4"}})).job.prompt.empty(), false);
+  EXPECT_EQ(ok(Endpoint::kCompletion, {{"model", ""}, {"prompt", "a"}}).job.prompt.size(), 2u);
+}
+
+TEST(OpenAiParse, StrictModelNameRefusesOthers) {
+  ModelInfo strict = fake_model();
+  strict.strict_model_name = true;
+  ParseResult r = parse_request_json(Endpoint::kChat, chat({{"model", "gpt-4"}}), strict);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(r));
+  EXPECT_EQ(std::get<ApiError>(r).status, 404);
+  EXPECT_EQ(std::get<ApiError>(r).code, "model_not_found");
+  EXPECT_TRUE(std::holds_alternative<ParsedRequest>(parse_request_json(Endpoint::kChat, chat(), strict)));
+}
+
+TEST(OpenAiParse, MaxTokensPastTheContextIsCutToTheRoomLeft) {
+  const std::string text = "<user>hi<assistant>";
+  const int64_t room = 64 - static_cast<int64_t>(text.size());
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"max_tokens", 65}})).job.max_tokens, room);
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"max_tokens", int64_t{1} << 40}})).job.max_tokens, room);
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"max_completion_tokens", 1000000}})).job.max_tokens, room);
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"max_tokens", room - 1}})).job.max_tokens, room - 1);
+  EXPECT_EQ(ok(Endpoint::kCompletion, {{"model", "tiny"}, {"prompt", "ab"}, {"max_tokens", 1000}}).job.max_tokens, 64 - 3);
+  // still positive integers only
+  EXPECT_EQ(bad(Endpoint::kChat, chat({{"max_tokens", 0}})).param, "max_tokens");
+  EXPECT_EQ(bad(Endpoint::kChat, chat({{"max_completion_tokens", -5}})).param, "max_completion_tokens");
+  EXPECT_EQ(bad(Endpoint::kChat, chat({{"max_tokens", 1e30}})).param, "max_tokens");
 }
 
 TEST(OpenAiParse, PromptPastTheContext) {
