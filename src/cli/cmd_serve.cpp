@@ -236,7 +236,7 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-queue", o->max_queue, "requests waiting beyond those; more get 503")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  cmd->add_option("--ctx", o->ctx,
+  cmd->add_option("-c,--ctx", o->ctx,
                   "context per sequence (prompt + completion tokens); 0: auto, the smallest of the model's positions, "
                   "what free memory holds for --max-sequences caches, and 32768")
       ->check(CLI::Validator(
