@@ -9,6 +9,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libboost1.81-dev chromium lcov stress-ng
       libopenmpi-dev openmpi-bin  # multi-process runs (mpirun) and their tests
       libedit-dev  # line editing and history in dsv3 chat
+      libcurl4-openssl-dev libssl-dev  # dsv3 pull (downloads, sha256)
       clang-14 libclang-rt-14-dev  # the fuzz targets (libFuzzer)
       python3-jinja2)  # the Jinja engine's differential test
 missing=()

@@ -146,8 +146,10 @@ void add_inspect(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("inspect", "print the architecture, sizes and dtypes of a checkpoint");
   cmd->add_option("-m,--model", o->model,
                   "checkpoint directory or GGUF file; a directory with config.json alone (or a config.json) is "
-                  "planned as the official release stores it (fp8 where the config says so, else bf16)")
-      ->required();
+                  "planned as the official release stores it (fp8 where the config says so, else bf16); or ORG/NAME "
+                  "pulled into the hub cache")
+      ->required()
+      ->transform(model_path());
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->add_option("--ranks", o->ranks, "also print what each of N ranks of a split job (mpirun -np N) holds and reads")
       ->check(CLI::Range(1, 65536));

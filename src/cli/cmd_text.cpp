@@ -29,7 +29,7 @@ void add_tokenize(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("tokenize", "print the token ids of a text (no BOS added)");
-  cmd->add_option("-m,--model", o->model, "model directory with tokenizer.json, or a GGUF file")->required();
+  cmd->add_option("-m,--model", o->model, "model directory with tokenizer.json, a GGUF file, or ORG/NAME (dsv3 pull)")->required()->transform(model_path());
   auto* t = cmd->add_option("--text", o->text, "the text");
   auto* f = cmd->add_option("--file", o->file, "read the text from a file");
   t->excludes(f);
@@ -62,7 +62,7 @@ void add_detokenize(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("detokenize", "print the text of token ids (exactly, no newline added)");
-  cmd->add_option("-m,--model", o->model, "model directory with tokenizer.json, or a GGUF file")->required();
+  cmd->add_option("-m,--model", o->model, "model directory with tokenizer.json, a GGUF file, or ORG/NAME (dsv3 pull)")->required()->transform(model_path());
   cmd->add_option("--ids", o->ids, "comma-separated token ids")->required();
   cmd->add_flag("--skip-special", o->skip_special, "leave out special tokens");
   cmd->callback([o, &exit_code] {
@@ -83,7 +83,7 @@ void add_chat_template(CLI::App& app, int& exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("chat-template", "render the model's chat template (byte-exact, no newline added)");
-  cmd->add_option("-m,--model", o->model, "model directory with tokenizer_config.json, or a GGUF file")->required();
+  cmd->add_option("-m,--model", o->model, "model directory with tokenizer_config.json, a GGUF file, or ORG/NAME (dsv3 pull)")->required()->transform(model_path());
   cmd->add_option("--messages", o->messages, "JSON file: a list of {role, content}, or {messages, tools}")->required();
   cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant's turn opener");
   cmd->callback([o, &exit_code] {

@@ -20,5 +20,6 @@ void add_synth(CLI::App& app, int& exit_code);
 void add_bench(CLI::App& app, int& exit_code);
 void add_serve(CLI::App& app, int& exit_code);
 void add_quantize(CLI::App& app, int& exit_code);
+void add_pull(CLI::App& app, int& exit_code);
 
 }  // namespace dsv3::cli

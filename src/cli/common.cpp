@@ -2,6 +2,7 @@
 #include "base/read_file.h"
 #include "cuda/cuda_forward.h"
 #include "dist/communicator.h"
+#include "hub/cache_layout.h"
 #include "model/head_dtype.h"
 #include "model/rank_check.h"
 #include "model/rank_steps.h"
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -45,8 +47,43 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
+Result<std::string> resolve_model_path(const std::string& model) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(model, ec) || !hub::check_repo_id(model).ok()) return model;
+  DSV3_ASSIGN_OR_RETURN(const fs::path snap, hub::cached_snapshot(hub::cache_root(), model, "main"));
+  if (fs::exists(snap / "config.json", ec)) return snap.string();
+  std::vector<std::string> models;
+  for (auto it = fs::recursive_directory_iterator(snap, ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+    const std::string name = it->path().filename().string();
+    if (it->path().extension() != ".gguf") continue;
+    const bool part = name.find("-of-") != std::string::npos;
+    if (!part || name.find("-00001-of-") != std::string::npos) models.push_back(it->path().string());
+  }
+  std::sort(models.begin(), models.end());
+  if (models.size() == 1) return models[0];
+  if (models.empty()) return make_error("{}: the cached snapshot {} has no config.json and no GGUF file", model, snap.string());
+  return make_error("{}: the cached snapshot holds {} GGUF models; name one with --model: {}", model, models.size(),
+                    fmt::join(models, ", "));
+}
+
+CLI::Validator model_path() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        auto r = resolve_model_path(v);
+        if (!r) return r.error().message;
+        v = *r;
+        return {};
+      },
+      "DIR|FILE|ORG/NAME");
+}
+
 void ModelOptions::add_to(CLI::App* cmd) {
-  cmd->add_option("-m,--model", model, "checkpoint directory (config.json, safetensors, tokenizer files) or a GGUF file")->required();
+  cmd->add_option("-m,--model", model,
+                  "checkpoint directory (config.json, safetensors, tokenizer files), a GGUF file, or ORG/NAME pulled "
+                  "into the hub cache (dsv3 pull)")
+      ->required()
+      ->transform(model_path());
   cmd->add_option("-t,--threads", threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--cache-dtype", cache_dtype, "latent cache storage: f32 (exact) or f16 (half the bytes)")
       ->check(CLI::IsMember({"f32", "f16"}));

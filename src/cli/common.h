@@ -16,6 +16,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace dsv3::cli {
@@ -25,6 +26,13 @@ inline constexpr const char* kVersion = "0.1.0";
 // Prints "dsv3: error: ..." on stderr and returns code.
 int fail(int code, const Error& e);
 int fail(int code, const std::string& message);
+
+// --model's value as given, or for ORG/NAME that is not a path here, its
+// snapshot in the hub cache (dsv3 pull): the directory, or a GGUF
+// repository's one model file (the first part of a split set).
+Result<std::string> resolve_model_path(const std::string& model);
+// The same as a CLI11 transform, for every --model option.
+CLI::Validator model_path();
 
 struct ModelOptions {
   std::string model;

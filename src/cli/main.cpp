@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   dsv3::cli::add_bench(app, exit_code);
   dsv3::cli::add_serve(app, exit_code);
   dsv3::cli::add_quantize(app, exit_code);
+  dsv3::cli::add_pull(app, exit_code);
   dsv3::cli::take_last_of_repeats(app);
   try {
     app.parse(argc, argv);
