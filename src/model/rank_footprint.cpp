@@ -23,10 +23,7 @@ Result<std::vector<RankFootprint>> rank_footprints(const Checkpoint& ckpt, const
       f.experts_per_layer = l.moe.owned.size();
       for (int64_t e = l.moe.owned.begin; e < l.moe.owned.end; ++e) {
         const SwiGluWeights& x = l.moe.experts[static_cast<std::size_t>(e)];
-        for (const ops::Matrix* m : {&x.gate, &x.up, &x.down}) {
-          f.expert_bytes += m->stored_bytes();
-          if (m->block_scale) f.expert_bytes += ((m->rows + m->block - 1) / m->block) * ((m->cols + m->block - 1) / m->block) * 4;
-        }
+        for (const ops::Matrix* m : {&x.gate, &x.up, &x.down}) f.expert_bytes += matrix_bytes(*m);
       }
     }
     f.cache_bytes_per_token = c.num_hidden_layers * c.cache_width() * 4;

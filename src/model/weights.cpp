@@ -222,16 +222,11 @@ Result<Weights> bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg, con
 
 namespace {
 int64_t mparams(const ops::Matrix& m) { return m.rows * m.cols; }
-int64_t mbytes(const ops::Matrix& m) {
-  int64_t b = m.stored_bytes();
-  if (m.block_scale != nullptr) b += ((m.rows + m.block - 1) / m.block) * ((m.cols + m.block - 1) / m.block) * 4;
-  return b;
-}
 struct Tally {
   int64_t params = 0, bytes = 0;
   void add(const ops::Matrix& m) {
     params += mparams(m);
-    bytes += mbytes(m);
+    bytes += matrix_bytes(m);
   }
   void add(const std::vector<float>& v, DType stored = DType::BF16) {
     params += static_cast<int64_t>(v.size());
@@ -273,6 +268,12 @@ void tally_layer_common(const LayerWeights& l, Tally& t) {
   if (l.moe.has_shared) t.add(l.moe.shared);
 }
 }  // namespace
+
+int64_t matrix_bytes(const ops::Matrix& m) {
+  int64_t b = m.stored_bytes();
+  if (m.block_scale != nullptr) b += ((m.rows + m.block - 1) / m.block) * ((m.cols + m.block - 1) / m.block) * 4;
+  return b;
+}
 
 WeightStats weight_stats(const Weights& w, const ModelConfig& cfg) {
   Tally total, active;

@@ -81,5 +81,7 @@ struct WeightStats {
   int64_t mtp_params = 0, mtp_bytes = 0;
 };
 WeightStats weight_stats(const Weights& w, const ModelConfig& cfg);
+// The bytes a matrix view reads: its elements and, for fp8, its block scales.
+int64_t matrix_bytes(const ops::Matrix& m);
 
 }  // namespace dsv3

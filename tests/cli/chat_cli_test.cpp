@@ -18,11 +18,6 @@ std::string chat_args() {
          std::to_string(test_threads());
 }
 
-int answers_in(const std::string& err) {
-  int n = 0;
-  for (std::size_t at = err.find("[prompt: "); at != std::string::npos; at = err.find("[prompt: ", at + 1)) ++n;
-  return n;
-}
 
 // The answers printed on stdout, one per line.
 std::vector<std::string> answers(const std::string& out) {

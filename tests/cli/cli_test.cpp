@@ -89,11 +89,6 @@ TEST(Cli, BadInputExitsTwoWithOneLine) {
   EXPECT_NE(run("generate --model /nonexistent/model --ids 0").err.find("/nonexistent/model"), std::string::npos);
 }
 
-std::string join_ids(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
-  return s;
-}
 
 // The exact (f32) greedy continuation of a prompt on tiny-fp8, computed in
 // this process, and the gap between the best and second-best logit at each step.

@@ -52,19 +52,6 @@ class Mpi : public testing::Test {
   }
 };
 
-std::string join_ids(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
-  return s;
-}
-
-std::vector<int32_t> rows_of_prompt(const std::string& model, int p) {
-  const auto& pr = reference_json(model)["prompts"][p];
-  std::vector<int32_t> ids = pr["ids"].get<std::vector<int32_t>>();
-  for (int32_t t : pr["greedy"].get<std::vector<int32_t>>()) ids.push_back(t);
-  return ids;
-}
-
 // The single process's logits rows of ids (in-process, the exact path).
 std::vector<float> single_process_logits(const std::string& model, const std::vector<int32_t>& ids, int64_t chunk) {
   ForwardPass& f = *loaded(model).transformer;
@@ -92,7 +79,7 @@ TEST_P(MpiLogits, EveryGoldenRowMatches) {
   TempDir d;
   double worst_single = 0, worst_ref = 0;
   for (int p = 0; p < reference_prompt_count(c.model); ++p) {
-    const auto ids = rows_of_prompt(c.model, p);
+    const auto ids = prompt_and_greedy(c.model, p);
     const std::string out = d.file("p" + std::to_string(p) + ".st");
     const CliRun r = mpirun(c.ranks, "logits --model " + model_dir(c.model) + " --parallel " + c.layout + " --ids " +
                                          join_ids(ids) + " --out " + out);

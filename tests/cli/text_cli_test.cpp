@@ -85,11 +85,6 @@ TEST(TextCli, RunStreamsAndReportsSpeed) {
 }
 
 // Speed reports on stderr: one per answer, cancelled or not.
-int answers_in(const std::string& err) {
-  int n = 0;
-  for (std::size_t at = err.find("[prompt: "); at != std::string::npos; at = err.find("[prompt: ", at + 1)) ++n;
-  return n;
-}
 
 TEST(TextCli, ChatKeepsHistoryAndResets) {
   // what follows /exit is never answered: /exit was read, not end of input

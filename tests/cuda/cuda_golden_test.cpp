@@ -55,13 +55,6 @@ std::vector<float> hidden_of(ForwardPass& f, const std::vector<int32_t>& ids) {
   return h;
 }
 
-std::vector<int32_t> prompt_and_greedy(const std::string& model, int prompt) {
-  const auto& ref = reference_json(model)["prompts"][prompt];
-  std::vector<int32_t> seq = ref["ids"].get<std::vector<int32_t>>();
-  for (int32_t t : ref["greedy"].get<std::vector<int32_t>>()) seq.push_back(t);
-  return seq;
-}
-
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double worst = 0.0;
   for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));

@@ -69,12 +69,10 @@ TEST_P(SplitModel, EveryRowMatchesReferenceAndSingleProcess) {
   const Case& c = GetParam();
   SplitJob job(c.model, c.ranks, c.layout);
   ForwardPass& whole = *loaded(c.model).transformer;
-  const auto& prompts = reference_json(c.model)["prompts"];
   double worst_vs_single = 0;
   for (int p = 0; p < reference_prompt_count(c.model); ++p) {
     expect_reference_rows(job.model(), c.model, p);
-    std::vector<int32_t> ids = prompts[p]["ids"].get<std::vector<int32_t>>();
-    for (int32_t t : prompts[p]["greedy"].get<std::vector<int32_t>>()) ids.push_back(t);
+    const std::vector<int32_t> ids = prompt_and_greedy(c.model, p);
     std::vector<std::vector<float>> single;
     for_each_logits_row(whole, ids, 0, [&](int64_t, const float* row) {
       single.emplace_back(row, row + whole.config().vocab_size);

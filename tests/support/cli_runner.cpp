@@ -64,6 +64,18 @@ CliRun run_interrupted(const std::string& args, const std::string& first, int de
   return {-2, read_file(d.file("out")), read_file(d.file("err")) + "\n(killed after DSV3_TEST_DEADLINE_S)"};
 }
 
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+  return s;
+}
+
+int answers_in(const std::string& err) {
+  int n = 0;
+  for (std::size_t at = err.find("[prompt: "); at != std::string::npos; at = err.find("[prompt: ", at + 1)) ++n;
+  return n;
+}
+
 int lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';

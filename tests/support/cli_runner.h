@@ -1,6 +1,8 @@
 // Runs the dsv3 binary built beside the tests and captures what it prints.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dsv3::test {
 
@@ -22,5 +24,10 @@ CliRun run_interrupted(const std::string& args, const std::string& first, int de
                        const std::string& err_marker = "");
 
 int lines(const std::string& s);
+
+// "0,5,9": token ids as --ids takes them.
+std::string join_ids(const std::vector<int32_t>& ids);
+// How many answers `run`/`chat` reported (one speed line on stderr each).
+int answers_in(const std::string& err);
 
 }  // namespace dsv3::test

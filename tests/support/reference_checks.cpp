@@ -64,6 +64,13 @@ double expect_reference_rows(ForwardPass& f, const std::string& model, int promp
   return worst;
 }
 
+std::vector<int32_t> prompt_and_greedy(const std::string& model, int prompt) {
+  const auto& ref = reference_json(model)["prompts"][prompt];
+  std::vector<int32_t> seq = ref["ids"].get<std::vector<int32_t>>();
+  for (int32_t t : ref["greedy"].get<std::vector<int32_t>>()) seq.push_back(t);
+  return seq;
+}
+
 void expect_reference_greedy(ForwardPass& f, const std::string& model, int prompt) {
   const auto& entry = reference_json(model)["prompts"][prompt];
   const auto want = ids_of(entry, "greedy");

@@ -4,6 +4,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "model/forward_pass.h"
 #include "support/golden.h"
@@ -14,6 +15,9 @@ namespace dsv3::test {
 const nlohmann::json& reference_json(const std::string& model);
 const Golden& reference_golden(const std::string& model);
 int reference_prompt_count(const std::string& model);
+// A golden prompt's ids followed by its greedy continuation (the rows the
+// reference's logits cover).
+std::vector<int32_t> prompt_and_greedy(const std::string& model, int prompt);
 
 // Every logits row of the prompt and its greedy continuation, teacher-forced
 // in one prefill, within kExactTolerance. Returns the largest error.
