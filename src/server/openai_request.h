@@ -15,6 +15,7 @@
 #include "engine/scheduler.h"
 #include "server/api_error.h"
 #include "server/json_depth.h"
+#include "text/assistant_output.h"
 
 namespace dsv3::server {
 
@@ -41,6 +42,7 @@ struct ParsedRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;       // return logprobs (job.top_logprobs >= 0)
+  text::OutputFormat output;   // how to tell reasoning, answer and tool calls apart in the text
 };
 
 using ParseResult = std::variant<ParsedRequest, ApiError>;
