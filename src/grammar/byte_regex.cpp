@@ -421,6 +421,8 @@ Result<ByteRegex> ByteRegex::compile(std::string_view pattern) {
       }
   }
   if (r.distance_[0] >= (1 << 28)) return make_error("pattern matches no string of printable ASCII");
+  for (int32_t d : r.distance_)
+    if (d < (1 << 28)) r.max_distance_ = std::max(r.max_distance_, d);
   // a state that cannot reach acceptance is as good as dead: never enter it
   for (int32_t& t : r.table_)
     if (t >= 0 && r.distance_[static_cast<std::size_t>(t)] >= (1 << 28)) t = kDead;
