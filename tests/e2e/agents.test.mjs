@@ -232,3 +232,15 @@ test("reasoning: a template that opens <think> puts the answer in reasoning_cont
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the other common fields: unknown ones are ignored, known ones checked for their type", async () => {
+  const r = await client.chat.completions.create({
+    model: "tiny", messages: ask, user: "u-1", store: false, metadata: { a: "b" }, service_tier: "auto",
+    seed: 5, stop: ["zz", "qq"], max_completion_tokens: 3, some_future_field: { x: 1 },
+  });
+  assert.ok(r.usage.completion_tokens <= 3, "max_completion_tokens holds");
+  for (const [extra, param] of [[{ user: 5 }, "user"], [{ metadata: "x" }, "metadata"], [{ store: "no" }, "store"]]) {
+    await assert.rejects(client.chat.completions.create({ model: "tiny", messages: ask, max_tokens: 2, ...extra }),
+      (e) => e.status === 400 && e.param === param);
+  }
+});
