@@ -630,12 +630,9 @@ int64_t Matcher::rest(const Stack& st, int i) const {
       if (f.phase == kNumInt || f.phase == kNumMinus) {
         // the fewest more digits that can end in bounds
         for (int j = 1; j <= static_cast<int>(kMaxIntDigits); ++j) {
-          Frame g = f;
-          g.phase = kNumInt;
           const Real lo = static_cast<Real>(f.phase == kNumMinus ? 0 : f.a) * pow10(j);
           const Real hi = lo + pow10(j) - 1;
-          const bool ok = g.esc ? meets(n, -hi, -lo, true) : meets(n, lo, hi, true);
-          if (ok) return j;
+          if (f.esc ? meets(n, -hi, -lo, true) : meets(n, lo, hi, true)) return j;
         }
         return 2;
       }

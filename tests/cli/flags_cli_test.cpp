@@ -61,6 +61,18 @@ TEST(Flags, BeamsWithSamplingIsRefusedBeforeLoading) {
   EXPECT_NE(r.err.find("--temperature"), std::string::npos);
 }
 
+TEST(Flags, ServeAgentFlagsAreCheckedBeforeServing) {
+  const CliRun parser = run("serve" + kTiny + " --port 0 --tool-parser hermes");
+  EXPECT_EQ(parser.code, 2);
+  EXPECT_NE(parser.err.find("--tool-parser"), std::string::npos) << parser.err;
+  const CliRun file = run("serve" + kTiny + " --port 0 --chat-template /nonexistent/t.jinja");
+  EXPECT_EQ(file.code, 2);
+  EXPECT_NE(file.err.find("/nonexistent/t.jinja"), std::string::npos) << file.err;
+  const CliRun kwargs = run("serve" + kTiny + " --port 0 --chat-template-kwargs '[1]'");
+  EXPECT_EQ(kwargs.code, 2);
+  EXPECT_NE(kwargs.err.find("--chat-template-kwargs must be a JSON object"), std::string::npos) << kwargs.err;
+}
+
 TEST(Flags, MoreThreadsThanCoresIsAWarning) {
   const CliRun r = run("generate" + kTiny + " --ids 0 --max-tokens 1 --threads 1024");
   ASSERT_EQ(r.code, 0) << r.err;
