@@ -23,6 +23,7 @@ Status check_generation(std::span<const int32_t> prompt, const StopConditions& s
 Status check_job(const Job& job, int64_t vocab, bool has_tokenizer) {
   DSV3_RETURN_IF_ERROR(check_generation(job.prompt, job, vocab, has_tokenizer));
   if (job.top_logprobs > 20) return make_error("top_logprobs must be at most 20");
+  if (job.n < 1 || job.n > kMaxSamples) return make_error("n must be between 1 and {}, got {}", kMaxSamples, job.n);
   return job.sampling.validate(vocab);
 }
 

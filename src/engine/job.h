@@ -35,7 +35,12 @@ struct Job : StopConditions {
   SamplingParams sampling;
   int32_t top_logprobs = -1;  // < 0: no logprobs; else that many alternatives per token (<= 20)
   ConstraintFactory constraint;  // null: any token may come
+  // Samples of the prompt (1..kMaxSamples): the prompt is computed once and
+  // its cache forked; each sample decodes on its own (its own sampler, seeded
+  // seed + i when the job has a seed, stop strings and constraint).
+  int32_t n = 1;
 };
+inline constexpr int32_t kMaxSamples = 16;
 
 // check_generation, then what a sampled job adds; names the bad field.
 Status check_job(const Job& job, int64_t vocab, bool has_tokenizer);
@@ -48,9 +53,13 @@ struct JobUsage {
   double queue_seconds = 0, time_to_first_token = 0, total_seconds = 0;  // from submission
 };
 
-// One report to a job's sink. Text is final (complete UTF-8, never part of a
-// possible stop string). The last event has done set and nothing after it.
+// One report to a job's sink, about one of its samples. Text is final
+// (complete UTF-8, never part of a possible stop string). Each sample's last
+// event has done set and nothing of that sample after it; the job is over
+// after n such events. The prompt is counted once: in sample 0's usage
+// (the others report prompt_tokens 0), so summing over samples gives the job's.
 struct JobEvent {
+  int32_t sample = 0;                      // 0..n-1
   std::string_view text;
   std::span<const int32_t> tokens;         // ids sampled since the last event (a stop token included)
   std::span<const TokenLogprob> logprobs;  // their logprobs (if asked)
@@ -59,9 +68,10 @@ struct JobEvent {
   JobUsage usage;                               // when done
   std::string error;                            // when done by an internal error
 };
-// Called on the engine thread; must not block. Returning false cancels the job
-// (a client that went away): its slot is freed, and the sink gets one last
-// event (done, kCancelled, no text, the usage so far) for its accounting.
+// Called on the engine thread (one event at a time, whatever the sample);
+// must not block. Returning false cancels the job, every sample of it (a
+// client that went away): their slots are freed, and the sink gets one last
+// event per sample (done, kCancelled, no text, the usage so far) for its accounting.
 using JobSink = std::function<bool(const JobEvent&)>;
 
 }  // namespace dsv3

@@ -3,7 +3,12 @@
 // decoding, a chunk of prompt for those prefilling), so new prompts join
 // between steps and running streams keep flowing. Finished sequences leave
 // their cache behind for prefix reuse: a new prompt that starts with what a
-// slot holds (the next turn of a chat) skips recomputing it.
+// slot holds (the next turn of a chat) skips recomputing it. A job of n
+// samples computes its prompt once, in one slot; the other samples fork that
+// cache into free slots and draw their first token from the same logits.
+// Samples that find no free slot wait ahead of the queue; when one comes free
+// they fork the cache of a sibling (the prompt is computed again only if no
+// slot holds it any more).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -75,12 +80,18 @@ class Scheduler {
 
  private:
   struct Pending;
+  struct Group;
   struct Slot;
   void loop();
   void admit();
+  void start_samples();
+  void start_sample(Slot& s, const std::shared_ptr<Group>& g);
   void step();
+  void pick_row(const float* row, Slot* s);
   void take_token(Slot& s);
   void finish(Slot& s, FinishReason why, std::string error = {});
+  void end_unstarted(Group& g, FinishReason why, const std::string& error);
+  void cancel_group(Group& g);
   void publish_stats();
 
   ForwardPass& model_;
@@ -99,6 +110,7 @@ class Scheduler {
 
   // engine thread only
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::shared_ptr<Group>> forking_;  // prompt computed, samples waiting for a slot; oldest first
   uint64_t clock_ = 0;  // admission counter: prefill order and least-recently-used slot
   std::vector<SequenceChunk> chunks_;
   std::vector<Slot*> chunk_slots_, waiting_, sampling_;

@@ -11,13 +11,14 @@ double seconds_since(Sequence::Clock::time_point t) {
 }  // namespace
 
 Sequence::Sequence(Job job, JobSink sink, Clock::time_point submitted, const text::Tokenizer* tokenizer, int64_t vocab,
-                   int64_t cached, int64_t room)
+                   int64_t cached, int64_t room, int32_t sample)
     : job_(std::move(job)),
       sink_(std::move(sink)),
       submitted_(submitted),
       tokenizer_(tokenizer),
       vocab_(vocab),
       max_tokens_(std::min(job_.max_tokens, room)),
+      sample_(sample),
       sampler_(job_.sampling, vocab),
       text_(job_.stop) {
   sampler_.observe_prompt(job_.prompt);
@@ -25,13 +26,16 @@ Sequence::Sequence(Job job, JobSink sink, Clock::time_point submitted, const tex
     constraint_ = job_.constraint();
     allowed_.assign(static_cast<std::size_t>((vocab + 63) / 64), 0);
   }
-  usage_.prompt_tokens = static_cast<int64_t>(job_.prompt.size());
-  usage_.cached_prompt_tokens = cached;
+  if (sample_ == 0) {
+    usage_.prompt_tokens = static_cast<int64_t>(job_.prompt.size());
+    usage_.cached_prompt_tokens = cached;
+  }
   usage_.queue_seconds = seconds_since(submitted_);
 }
 
 JobEvent Sequence::event(std::string_view text) const {
   JobEvent e;
+  e.sample = sample_;
   e.text = text;
   e.tokens = tokens_;
   e.logprobs = logprobs_;

@@ -23,10 +23,13 @@ class Sequence {
   using Clock = std::chrono::steady_clock;
   // cached: prompt tokens its cache already holds; room: tokens the context
   // has left after the prompt. tokenizer may be null: ids only, no text.
+  // sample: which of the job's samples this is; only sample 0 counts the
+  // prompt in its usage (the others share its cache).
   Sequence(Job job, JobSink sink, Clock::time_point submitted, const text::Tokenizer* tokenizer, int64_t vocab,
-           int64_t cached, int64_t room);
+           int64_t cached, int64_t room, int32_t sample = 0);
 
   const Job& job() const { return job_; }
+  int32_t sample() const { return sample_; }
   const JobUsage& usage() const { return usage_; }
   // Tokens to generate at most: max_tokens, within the context.
   int64_t max_tokens() const { return max_tokens_; }
@@ -53,6 +56,7 @@ class Sequence {
   const text::Tokenizer* tokenizer_;
   int64_t vocab_;
   int64_t max_tokens_;
+  int32_t sample_;
   Sampler sampler_;
   std::unique_ptr<TokenConstraint> constraint_;  // from job.constraint
   std::vector<uint64_t> allowed_;                 // its mask, one bit per token

@@ -15,15 +15,21 @@
 
 namespace dsv3::server {
 
-// Writes one generation's answer. Called on the engine thread, except started().
+// Writes one generation's answer, of the job's n samples (choices). Called
+// on the engine thread, one call at a time, except started().
 class AnswerWriter {
  public:
   virtual ~AnswerWriter() = default;
   virtual bool client_gone() const = 0;
-  virtual void started() {}                       // the job is queued (on the caller's thread)
-  virtual void delta(const JobEvent& e) = 0;      // text and/or logprobs
-  virtual void finish(const JobEvent& last) = 0;  // the job ended without error
-  virtual void fail(const ApiError& e) = 0;       // the job ended with an engine error
+  virtual void started() {}                   // the job is queued (on the caller's thread)
+  virtual void delta(const JobEvent& e) = 0;  // text and/or logprobs of sample e.sample
+  // Sample last.sample ended without error (its finish reason); its text came in deltas.
+  virtual void sample_done(const JobEvent& last) = 0;
+  // Every sample ended, none with an error. total: usage summed over them
+  // (the prompt once); finish: kCancelled if any sample was cancelled.
+  virtual void finish(const JobEvent& total) = 0;
+  // Every sample ended, one (at least) with an engine error.
+  virtual void fail(const ApiError& e) = 0;
   // The job's last event arrived, before it is accounted for or written,
   // whether or not the client is still there.
   virtual void job_ended() {}

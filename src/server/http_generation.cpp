@@ -13,18 +13,23 @@ namespace dsv3::server {
 
 namespace {
 
-// The whole answer in one JSON body (stream off).
+// The whole answer in one JSON body (stream off): a choice per sample.
 class JsonAnswer final : public AnswerWriter {
  public:
-  JsonAnswer(std::shared_ptr<HttpSession> session, ResponseBuilder builder, bool logprobs)
-      : session_(std::move(session)), builder_(std::move(builder)), logprobs_(logprobs) {}
+  JsonAnswer(std::shared_ptr<HttpSession> session, ResponseBuilder builder, bool logprobs, int32_t n)
+      : session_(std::move(session)),
+        builder_(std::move(builder)),
+        logprobs_(logprobs),
+        choices_(static_cast<std::size_t>(n)) {}
   bool client_gone() const override { return session_->gone(); }
   void delta(const JobEvent& e) override {
-    text_.append(e.text);
-    if (logprobs_) lps_.insert(lps_.end(), e.logprobs.begin(), e.logprobs.end());
+    ChoiceResult& c = choices_.at(static_cast<std::size_t>(e.sample));
+    c.text.append(e.text);
+    if (logprobs_) c.logprobs.insert(c.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
   }
-  void finish(const JobEvent& last) override {
-    const auto body = builder_.full(text_, last.finish, last.usage, lps_, logprobs_);
+  void sample_done(const JobEvent& last) override { choices_.at(static_cast<std::size_t>(last.sample)).finish = last.finish; }
+  void finish(const JobEvent& total) override {
+    const auto body = builder_.full(choices_, total.usage, logprobs_);
     session_->reply(make_response(http::status::ok, dump(body), "application/json", true));
   }
   void fail(const ApiError& e) override { session_->reply(error_response(e, true)); }
@@ -33,11 +38,12 @@ class JsonAnswer final : public AnswerWriter {
   std::shared_ptr<HttpSession> session_;
   ResponseBuilder builder_;
   bool logprobs_;
-  std::string text_;
-  std::vector<TokenLogprob> lps_;
+  std::vector<ChoiceResult> choices_;
 };
 
-// Chunks as server-sent events, `data: [DONE]` last (stream on).
+// Chunks as server-sent events, `data: [DONE]` last (stream on). Each
+// chunk carries one choice, the sample its delta belongs to; each choice has
+// its role chunk (chat) and its finishing chunk, the usage comes once at the end.
 class SseAnswer final : public AnswerWriter {
  public:
   SseAnswer(std::shared_ptr<HttpSession> session, ResponseBuilder builder, const ParsedRequest& p)
@@ -45,22 +51,26 @@ class SseAnswer final : public AnswerWriter {
         builder_(std::move(builder)),
         chat_(p.endpoint == Endpoint::kChat),
         logprobs_(p.logprobs),
-        include_usage_(p.include_usage) {}
+        include_usage_(p.include_usage),
+        n_(p.job.n) {}
   bool client_gone() const override { return session_->gone(); }
   void started() override {
     session_->stream_begin(http::status::ok, "text/event-stream");
-    if (chat_) session_->stream_write(sse_event(builder_.role_chunk()));
+    if (chat_)
+      for (int32_t i = 0; i < n_; ++i) session_->stream_write(sse_event(builder_.role_chunk(i)));
   }
   void delta(const JobEvent& e) override {
-    const auto c = builder_.chunk(e.text, e.logprobs, logprobs_, nullptr);
+    const auto c = builder_.chunk(e.text, e.logprobs, logprobs_, nullptr, e.sample);
     if (!ResponseBuilder::says_nothing(c)) session_->stream_write(sse_event(c));
   }
-  void finish(const JobEvent& last) override {
-    session_->stream_write(sse_event(builder_.chunk("", {}, false, &last.finish)));
-    if (include_usage_) session_->stream_write(sse_event(builder_.usage_chunk(last.usage)));
+  void sample_done(const JobEvent& last) override {
+    session_->stream_write(sse_event(builder_.chunk("", {}, false, &last.finish, last.sample)));
+  }
+  void finish(const JobEvent& total) override {
+    if (include_usage_) session_->stream_write(sse_event(builder_.usage_chunk(total.usage)));
     // a stream whose client is still there is only cancelled by the shutdown:
     // an error event says it was cut off, so clients do not take it as whole
-    if (last.finish == FinishReason::kCancelled) session_->stream_write(sse_event(error_body(cut_off())));
+    if (total.finish == FinishReason::kCancelled) session_->stream_write(sse_event(error_body(cut_off())));
     end();
   }
   void fail(const ApiError& e) override {
@@ -77,6 +87,7 @@ class SseAnswer final : public AnswerWriter {
   std::shared_ptr<HttpSession> session_;
   ResponseBuilder builder_;
   bool chat_, logprobs_, include_usage_;
+  int32_t n_;
 };
 
 // Refusals are whole error responses, whatever the request asked for.
@@ -85,9 +96,9 @@ class HttpChannel final : public AnswerChannel {
   HttpChannel(Exchange& x, const ModelInfo& model) : x_(x), model_(model) {}
   void refuse(const ApiError& e) override { x_.session->reply(error_response(e, x_.req.keep_alive())); }
   std::shared_ptr<AnswerWriter> open(const ParsedRequest& p) override {
-    ResponseBuilder builder(p.endpoint, model_.id, model_, p.output);
+    ResponseBuilder builder(p.endpoint, model_.id, model_, p.output, p.job.n);
     if (p.stream) return std::make_shared<SseAnswer>(x_.session, std::move(builder), p);
-    return std::make_shared<JsonAnswer>(x_.session, std::move(builder), p.logprobs);
+    return std::make_shared<JsonAnswer>(x_.session, std::move(builder), p.logprobs, p.job.n);
   }
 
  private:

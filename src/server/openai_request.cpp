@@ -285,10 +285,8 @@ ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelI
   if (auto e = read_logit_bias(body, model.vocab_size, s.logit_bias)) return *e;
 
   std::optional<int64_t> n, max_tokens, max_completion_tokens;
-  if (auto e = read_int(body, "n", 1, 1, n)) {
-    e->message = "only n=1 is supported";
-    return *e;
-  }
+  if (auto e = read_int(body, "n", 1, kMaxSamples, n)) return *e;
+  if (n) r.job.n = static_cast<int32_t>(*n);
   // no upper bound: a value past the context is cut to the room the prompt leaves (below)
   constexpr int64_t kAnyPositive = std::numeric_limits<int64_t>::max();
   if (auto e = read_int(body, "max_tokens", 1, kAnyPositive, max_tokens)) return *e;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -29,20 +30,21 @@ json bytes_of(const std::string& s) {
 
 }  // namespace
 
-ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model, text::OutputFormat output)
+ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model, text::OutputFormat output,
+                                 int32_t n)
     : endpoint_(endpoint),
       model_id_(std::move(model_id)),
       id_(random_id(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
       model_(model),
       output_(output),
-      parser_(output) {}
+      streams_(static_cast<std::size_t>(std::max<int32_t>(n, 1)), ChoiceStream(output)) {}
 
 std::string_view ResponseBuilder::chat_finish(FinishReason r, bool called) const {
   return called && r == FinishReason::kStop ? std::string_view("tool_calls") : finish_name(r);
 }
 
-json ResponseBuilder::delta_json(const text::OutputDelta& d) {
+json ResponseBuilder::delta_json(const text::OutputDelta& d, ChoiceStream& cs) {
   json delta = json::object();
   if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
   if (!d.content.empty()) delta["content"] = d.content;
@@ -50,13 +52,13 @@ json ResponseBuilder::delta_json(const text::OutputDelta& d) {
     json calls = json::array();
     for (const text::ToolCallDelta& c : d.tool_calls) {
       json call = {{"index", c.index}};
-      if (static_cast<std::size_t>(c.index) >= call_ids_.size()) {
-        call_ids_.resize(static_cast<std::size_t>(c.index) + 1);
+      if (static_cast<std::size_t>(c.index) >= cs.call_ids.size()) {
+        cs.call_ids.resize(static_cast<std::size_t>(c.index) + 1);
       }
       json fn = json::object();
       if (!c.name.empty()) {  // the call's first delta: its id, type and name
-        call_ids_[static_cast<std::size_t>(c.index)] = random_id("call_");
-        call["id"] = call_ids_[static_cast<std::size_t>(c.index)];
+        cs.call_ids[static_cast<std::size_t>(c.index)] = random_id("call_");
+        call["id"] = cs.call_ids[static_cast<std::size_t>(c.index)];
         call["type"] = "function";
         fn["name"] = c.name;
       }
@@ -112,8 +114,25 @@ json ResponseBuilder::logprobs_json(std::span<const TokenLogprob> lp, int64_t* t
 
 json ResponseBuilder::full(std::string_view text, FinishReason finish, const JobUsage& u,
                            std::span<const TokenLogprob> lp, bool want_logprobs) const {
+  const ChoiceResult one{std::string(text), finish, std::vector<TokenLogprob>(lp.begin(), lp.end())};
+  return full(std::span<const ChoiceResult>(&one, 1), u, want_logprobs);
+}
+
+json ResponseBuilder::full(std::span<const ChoiceResult> choices, const JobUsage& u, bool want_logprobs) const {
+  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion" : "text_completion");
+  json list = json::array();
+  for (std::size_t i = 0; i < choices.size(); ++i) list.push_back(choice_json(static_cast<int32_t>(i), choices[i], want_logprobs));
+  r["choices"] = std::move(list);
+  r["usage"] = usage(u);
+  return r;
+}
+
+json ResponseBuilder::choice_json(int32_t index, const ChoiceResult& c, bool want_logprobs) const {
+  const std::string_view text = c.text;
+  const FinishReason finish = c.finish;
+  const std::span<const TokenLogprob> lp = c.logprobs;
   int64_t offset = 0;
-  json choice = {{"index", 0}};
+  json choice = {{"index", index}};
   bool called = false;
   if (endpoint_ == Endpoint::kChat) {
     const text::AssistantOutput out = text::parse_assistant_output(text, output_);
@@ -133,37 +152,35 @@ json ResponseBuilder::full(std::string_view text, FinishReason finish, const Job
   }
   choice["logprobs"] = want_logprobs ? logprobs_json(lp, &offset) : json(nullptr);
   choice["finish_reason"] = endpoint_ == Endpoint::kChat ? chat_finish(finish, called) : finish_name(finish);
-  json r = base(endpoint_ == Endpoint::kChat ? "chat.completion" : "text_completion");
-  r["choices"] = json::array({std::move(choice)});
-  r["usage"] = usage(u);
-  return r;
+  return choice;
 }
 
-json ResponseBuilder::role_chunk() const {
+json ResponseBuilder::role_chunk(int32_t index) const {
   json r = base("chat.completion.chunk");
   r["choices"] = json::array(
-      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+      {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
   return r;
 }
 
 json ResponseBuilder::chunk(std::string_view text, std::span<const TokenLogprob> lp, bool want_logprobs,
-                            const FinishReason* finish) {
-  json choice = {{"index", 0}};
+                            const FinishReason* finish, int32_t index) {
+  ChoiceStream& cs = streams_.at(static_cast<std::size_t>(index));
+  json choice = {{"index", index}};
   if (endpoint_ == Endpoint::kChat) {
-    text::OutputDelta d = parser_.feed(text);
+    text::OutputDelta d = cs.parser.feed(text);
     if (finish) {
-      text::OutputDelta rest = parser_.finish();
+      text::OutputDelta rest = cs.parser.finish();
       d.reasoning += rest.reasoning;
       d.content += rest.content;
       d.tool_calls.insert(d.tool_calls.end(), rest.tool_calls.begin(), rest.tool_calls.end());
     }
-    choice["delta"] = delta_json(d);
+    choice["delta"] = delta_json(d, cs);
   } else {
     choice["text"] = text;
   }
-  choice["logprobs"] = want_logprobs && !lp.empty() ? logprobs_json(lp, &text_offset_) : json(nullptr);
+  choice["logprobs"] = want_logprobs && !lp.empty() ? logprobs_json(lp, &cs.text_offset) : json(nullptr);
   if (!finish) choice["finish_reason"] = nullptr;
-  else if (endpoint_ == Endpoint::kChat) choice["finish_reason"] = chat_finish(*finish, parser_.complete_tool_calls() > 0);
+  else if (endpoint_ == Endpoint::kChat) choice["finish_reason"] = chat_finish(*finish, cs.parser.complete_tool_calls() > 0);
   else choice["finish_reason"] = finish_name(*finish);
   json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
   r["choices"] = json::array({std::move(choice)});

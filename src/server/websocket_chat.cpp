@@ -86,13 +86,16 @@ class WsAnswer final : public AnswerWriter {
     const auto c = builder_.chunk(e.text, e.logprobs, logprobs_, nullptr);
     if (!ResponseBuilder::says_nothing(c)) conv_->send(c);
   }
-  void finish(const JobEvent& last) override {
+  void sample_done(const JobEvent& last) override {
+    finish_ = last.finish;
     conv_->send(builder_.chunk("", {}, false, &last.finish));
+  }
+  void finish(const JobEvent& total) override {
     conv_->send({{"type", "done"},
                  {"id", builder_.id()},
-                 {"finish_reason", finish_name(last.finish)},
+                 {"finish_reason", finish_name(finish_)},
                  {"message", {{"role", "assistant"}, {"content", text_}}},
-                 {"usage", ResponseBuilder::usage(last.usage)}});
+                 {"usage", ResponseBuilder::usage(total.usage)}});
   }
   void fail(const ApiError& e) override { conv_->send_error(e); }
 
@@ -101,6 +104,7 @@ class WsAnswer final : public AnswerWriter {
   ResponseBuilder builder_;
   bool logprobs_;
   std::string text_;
+  FinishReason finish_ = FinishReason::kLength;
 };
 
 std::shared_ptr<AnswerWriter> WsConversation::open(const ParsedRequest& p) {
@@ -120,8 +124,11 @@ void WsConversation::on_message(const std::string& text) {
   if (running_)
     return send_error(invalid("", "a request is already running on this connection; wait for its "
                                   "'done' message or send {\"type\":\"cancel\"}", "busy"));
-  running_ = start_generation(scheduler_, std::move(account),
-                              parse_request_json(Endpoint::kChat, std::get<WsChat>(m).body, model_), *this, streams_);
+  ParseResult parsed = parse_request_json(Endpoint::kChat, std::get<WsChat>(m).body, model_);
+  // one answer per message here: several choices are for the HTTP endpoints
+  if (const auto* p = std::get_if<ParsedRequest>(&parsed); p && p->job.n != 1)
+    parsed = invalid("n", "'n' must be 1 over the WebSocket; use /v1/chat/completions for several choices");
+  running_ = start_generation(scheduler_, std::move(account), std::move(parsed), *this, streams_);
 }
 
 }  // namespace

@@ -189,13 +189,75 @@ test("same seed and temperature give the same text; another seed differs", async
   assert.notEqual(a.choices[0].message.content, c.choices[0].message.content);
 });
 
+// n choices: choice i is what a request of n=1 with seed + i gives (the
+// prompt is computed once and its cache forked, which changes nothing).
+test("n=3 chat: three choices, each the n=1 answer of seed + i; streamed the same, per index", async () => {
+  const ask = (extra) => client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 20, temperature: 1, ...extra });
+  const r = await ask({ seed: 500, n: 3 });
+  assert.equal(r.choices.length, 3);
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+  const singles = [await ask({ seed: 500 }), await ask({ seed: 501 }), await ask({ seed: 502 })];
+  for (let i = 0; i < 3; ++i) {
+    assert.equal(r.choices[i].message.content, singles[i].choices[0].message.content, `choice ${i}`);
+    assert.equal(r.choices[i].finish_reason, singles[i].choices[0].finish_reason, `choice ${i}`);
+  }
+  assert.ok(new Set(r.choices.map((c) => c.message.content)).size > 1, "seeds that differ give texts that differ");
+  // the prompt once, the completions summed
+  assert.equal(r.usage.prompt_tokens, singles[0].usage.prompt_tokens);
+  assert.equal(r.usage.completion_tokens, singles.reduce((t, s) => t + s.usage.completion_tokens, 0));
+
+  const stream = await ask({ seed: 500, n: 3, stream: true, stream_options: { include_usage: true } });
+  const text = ["", "", ""], finish = [null, null, null], roles = [0, 0, 0];
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  for (const c of chunks.slice(0, -1)) {
+    assert.equal(c.choices.length, 1);
+    const { index, delta, finish_reason } = c.choices[0];
+    assert.ok(index >= 0 && index < 3, `index ${index}`);
+    if (delta.role) roles[index] += 1;
+    text[index] += delta.content ?? "";
+    if (finish_reason) {
+      assert.equal(finish[index], null, `one finishing chunk for choice ${index}`);
+      finish[index] = finish_reason;
+    }
+  }
+  assert.deepEqual(roles, [1, 1, 1]);
+  assert.deepEqual(text, r.choices.map((c) => c.message.content));
+  assert.deepEqual(finish, r.choices.map((c) => c.finish_reason));
+  const last = chunks.at(-1);
+  assert.deepEqual(last.choices, []);
+  assert.deepEqual(
+    { p: last.usage.prompt_tokens, c: last.usage.completion_tokens },
+    { p: r.usage.prompt_tokens, c: r.usage.completion_tokens },
+  );
+});
+
+test("n=2 completions (temperature 0: identical), and streamed per index", async () => {
+  const r = await client.completions.create({ model: "tiny", prompt: "The capital of France is", max_tokens: 8, temperature: 0, n: 2 });
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1]);
+  assert.equal(r.choices[0].text, r.choices[1].text);
+  const one = await client.completions.create({ model: "tiny", prompt: "The capital of France is", max_tokens: 8, temperature: 0 });
+  assert.equal(r.choices[0].text, one.choices[0].text);
+  const stream = await client.completions.create({ model: "tiny", prompt: "The capital of France is", max_tokens: 8, temperature: 0, n: 2, stream: true });
+  const text = ["", ""], finish = [null, null];
+  for await (const c of stream) {
+    const { index, text: t, finish_reason } = c.choices[0];
+    text[index] += t;
+    if (finish_reason) finish[index] = finish_reason;
+  }
+  assert.deepEqual(text, [one.choices[0].text, one.choices[0].text]);
+  assert.deepEqual(finish, [one.choices[0].finish_reason, one.choices[0].finish_reason]);
+});
+
 test("bad fields: 400 naming the field", async () => {
   const cases = [
     [{ temperature: "hot" }, "temperature"],
     [{ temperature: 5 }, "temperature"],
     [{ max_tokens: 0 }, "max_tokens"],
     [{ max_tokens: -1 }, "max_tokens"],
-    [{ n: 3 }, "n"],
+    [{ n: 0 }, "n"],
+    [{ n: 17 }, "n"],
+    [{ n: "3" }, "n"],
     [{ top_p: 2 }, "top_p"],
     [{ stop: 7 }, "stop"],
     [{ logit_bias: { banana: 1 } }, "logit_bias"],

@@ -67,6 +67,10 @@ test("streams chunks then a done message; serves requests in turn; bad JSON keep
   ws.send(request({ temperature: "warm" }));
   const err2 = await next();
   assert.equal(err2.error.param, "temperature");
+  ws.send(request({ n: 2 }));  // several choices are for the HTTP endpoints
+  const err3 = await next();
+  assert.equal(err3.type, "error");
+  assert.equal(err3.error.param, "n");
   ws.send(request({ max_tokens: 3 }));
   const msgs = await collect(next);
   assert.equal(msgs.at(-1).usage.completion_tokens, 3);

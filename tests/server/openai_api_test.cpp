@@ -108,6 +108,13 @@ TEST(OpenAiParse, NullsCountAsAbsentAndUnknownFieldsAreIgnored) {
   EXPECT_TRUE(p.job.stop.empty());
 }
 
+TEST(OpenAiParse, NTakesOneToSixteenSamples) {
+  EXPECT_EQ(ok(Endpoint::kChat, chat()).job.n, 1);
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"n", 3}})).job.n, 3);
+  EXPECT_EQ(ok(Endpoint::kChat, chat({{"n", 16}, {"temperature", 0}})).job.n, 16);  // identical choices, but allowed
+  EXPECT_EQ(ok(Endpoint::kCompletion, json{{"model", "m"}, {"prompt", "ab"}, {"n", 2}}).job.n, 2);
+}
+
 TEST(OpenAiParse, MaxTokensIsCutToTheContextLeft) {
   const ParsedRequest p = ok(Endpoint::kChat, chat({{"max_completion_tokens", 64}}));
   EXPECT_EQ(p.job.max_tokens, 64 - static_cast<int64_t>(p.job.prompt.size()));
@@ -134,7 +141,11 @@ TEST(OpenAiParse, EachBadFieldIsNamed) {
       {chat({{"max_tokens", 2.5}}), "max_tokens"},
       {chat({{"max_tokens", -1}}), "max_tokens"},
       {chat({{"max_completion_tokens", "10"}}), "max_completion_tokens"},
-      {chat({{"n", 2}}), "n"},
+      {chat({{"n", 0}}), "n"},
+      {chat({{"n", 17}}), "n"},
+      {chat({{"n", -1}}), "n"},
+      {chat({{"n", 2.5}}), "n"},
+      {chat({{"n", "2"}}), "n"},
       {chat({{"stop", 5}}), "stop"},
       {chat({{"stop", json::array({"a", 1})}}), "stop[1]"},
       {chat({{"seed", "x"}}), "seed"},
