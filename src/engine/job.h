@@ -56,6 +56,7 @@ struct JobEvent {
   FinishReason finish = FinishReason::kLength;  // when done
   JobUsage usage;                               // when done
   std::string error;                            // when done by an internal error
+  std::string_view stop_string;                 // when done by a stop string: which one (else empty)
 };
 // Called on the engine thread; must not block. Returning false cancels the job
 // (a client that went away): its slot is freed, and the sink gets one last
