@@ -317,7 +317,15 @@ std::variant<json, ApiError> read_body(std::string_view body, int max_json_depth
 
 }  // namespace
 
-Translation anthropic_to_openai(const json& body, AnthropicEndpoint endpoint) {
+namespace {
+
+// Anthropic's errors have no param: the message names the field instead.
+ApiError naming_field(ApiError e) {
+  if (!e.param.empty() && e.message.find(e.param) == std::string::npos) e.message = e.param + ": " + e.message;
+  return e;
+}
+
+Translation translate(const json& body, AnthropicEndpoint endpoint) {
   if (!body.is_object()) return invalid("", "the request body must be a JSON object");
   json out = json::object();
   const json* model = optional_field(body, "model");
@@ -333,6 +341,14 @@ Translation anthropic_to_openai(const json& body, AnthropicEndpoint endpoint) {
   out["messages"] = std::move(msgs);
   // metadata, service_tier and the like change nothing here: ignored, as unknown fields are
   return out;
+}
+
+}  // namespace
+
+Translation anthropic_to_openai(const json& body, AnthropicEndpoint endpoint) {
+  Translation t = translate(body, endpoint);
+  if (auto* e = std::get_if<ApiError>(&t)) return naming_field(std::move(*e));
+  return t;
 }
 
 ParseResult parse_anthropic_request(std::string_view body, const ModelInfo& model, int max_json_depth) {

@@ -139,9 +139,10 @@ void HttpSession::on_read(beast::error_code ec) {
 }
 
 void HttpSession::reject(Rejection r) {
-  // a body too large comes after a whole header, whose path picks the error's shape
+  // the request line, once read, picks the error's shape (a body too large is
+  // refused as its Content-Length is read, before the header is whole)
   std::string_view target;
-  if (parser_ && parser_->is_header_done()) target = parser_->get().target();
+  if (parser_) target = parser_->get().target();
   Response res = handler_.rejected(r.status, r.reason, target);
   // the rest of the stream cannot be trusted: answer and close
   keep_alive_ = false;
