@@ -348,12 +348,7 @@ const std::string kCalls = "Sure." + marker("tool calls begin") + marker("tool c
                            marker("tool call end") + marker("tool calls end");
 constexpr text::OutputFormat kV31{.tools = text::ToolCallFormat::kDeepSeekV31, .reasoning = true};
 
-bool parser_splits() {
-  return !text::parse_assistant_output("<think>a</think>b", kV31).reasoning.empty();
-}
-
 TEST(AnthropicResponse, ThinkingTextAndToolUseBlocks) {
-  if (!parser_splits()) GTEST_SKIP() << "text::AssistantOutputParser is not in this build yet";
   const json m = anthropic_message("tiny", "<think>why</think>" + kCalls, kV31, last_event(FinishReason::kStop));
   const json& c = m["content"];
   ASSERT_EQ(c.size(), 5u) << c.dump();
@@ -371,7 +366,6 @@ TEST(AnthropicResponse, ThinkingTextAndToolUseBlocks) {
 }
 
 TEST(AnthropicResponse, StreamedBlocksAddUpToTheMessage) {
-  if (!parser_splits()) GTEST_SKIP() << "text::AssistantOutputParser is not in this build yet";
   const std::string text = "<think>why</think>" + kCalls;
   AnthropicStream s("tiny", kV31, 3);
   std::vector<AnthropicStream::Event> events;
