@@ -7,6 +7,7 @@
 
 #include "fuzz_main.h"
 #include "server/openai_request.h"
+#include "server/served_text.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -31,11 +32,7 @@ inline const Served& served() {
     s.info.context = 4096;
     s.info.bos_id = 0;
     s.info.eos_ids = {1};
-    const text::ChatTemplate* c = s.chat.get();
-    const text::Tokenizer* t = s.tok.get();
-    s.info.render_chat = [c](const nlohmann::ordered_json& m) { return c->render(m, true); };
-    s.info.encode = [t](std::string_view text) { return t->encode(text); };
-    s.info.token_text = [t](int32_t id) { return t->token_bytes(id); };
+    server::attach_text(s.info, *s.tok, s.chat.get());
     return s;
   }();
   return s;

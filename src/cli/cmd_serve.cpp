@@ -31,6 +31,8 @@
 #include "server/rate_limit.h"
 #include "server/routes.h"
 #include "server/stream_limits.h"
+#include "base/read_file.h"
+#include "server/served_text.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -49,6 +51,7 @@ struct ServeOptions {
   std::string model_name;
   bool strict_model_name = false;
   std::string log_level = "info";
+  std::string chat_template_file, tool_parser = "auto", reasoning = "auto", template_kwargs;
   uint64_t max_body_bytes = 4 << 20;
   int max_json_depth = server::kDefaultMaxJsonDepth;
   uint32_t max_header_bytes = server::HttpOptions{}.max_header_bytes;
@@ -95,7 +98,14 @@ int serve(const ServeOptions& o) {
   auto tokenizer = load_tokenizer(*loaded->model);
   if (!tokenizer) return fail(2, tokenizer.error());
   std::unique_ptr<text::ChatTemplate> chat;
-  if (auto c = load_chat_template(*loaded->model)) {
+  if (!o.chat_template_file.empty()) {
+    auto source = read_file(o.chat_template_file);
+    if (!source) return fail(2, fmt::format("--chat-template: {}", source.error().message));
+    auto base = load_chat_template(*loaded->model);  // for its special tokens, if it has them
+    auto c = text::ChatTemplate::from_source(*source, base ? base->bos_token() : "", base ? base->eos_token() : "");
+    if (!c) return fail(2, fmt::format("--chat-template {}: {}", o.chat_template_file, c.error().message));
+    chat = std::make_unique<text::ChatTemplate>(std::move(c).value());
+  } else if (auto c = load_chat_template(*loaded->model)) {
     chat = std::make_unique<text::ChatTemplate>(std::move(c).value());
   } else {
     std::fprintf(stderr, "dsv3: warning: %s; /v1/chat/completions is off\n", c.error().message.c_str());
@@ -114,9 +124,18 @@ int serve(const ServeOptions& o) {
   info.bos_id = static_cast<int32_t>(cfg.bos_token_id);
   for (int64_t id : loaded->model->eos_token_ids) info.eos_ids.push_back(static_cast<int32_t>(id));
   info.defaults = SamplingOptions{}.params(o.model.model);  // generation_config.json, as the CLI uses
-  if (chat) info.render_chat = [&c = *chat](const nlohmann::ordered_json& m) { return c.render(m, true); };
-  info.encode = [&tok](std::string_view s) { return tok.encode(s); };
-  info.token_text = [&tok](int32_t id) { return tok.token_bytes(id); };
+  server::attach_text(info, tok, chat.get());
+  if (o.tool_parser == "deepseek-v3") info.tool_format = text::ToolCallFormat::kDeepSeekV3;
+  if (o.tool_parser == "deepseek-v3.1") info.tool_format = text::ToolCallFormat::kDeepSeekV31;
+  if (o.tool_parser == "none") info.tool_format = text::ToolCallFormat::kNone;
+  info.reasoning = o.reasoning == "on"    ? server::ModelInfo::Reasoning::kOn
+                   : o.reasoning == "off" ? server::ModelInfo::Reasoning::kOff
+                                          : server::ModelInfo::Reasoning::kAuto;
+  if (!o.template_kwargs.empty()) {
+    info.default_template_kwargs = nlohmann::json::parse(o.template_kwargs, nullptr, false);
+    if (!info.default_template_kwargs.is_object())
+      return fail(2, fmt::format("--chat-template-kwargs must be a JSON object, got '{}'", o.template_kwargs));
+  }
 
   SchedulerOptions so;
   so.max_sequences = o.max_sequences;
@@ -256,6 +275,18 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "the model id responses carry and /v1/models lists (default: the model directory's name)");
   cmd->add_flag("--strict-model-name", o->strict_model_name,
                 "refuse requests naming another model with 404 (default: any name is served by this model)");
+  cmd->add_option("--chat-template", o->chat_template_file,
+                  "a Jinja chat template file to use instead of the model's (tokenizer_config.json)");
+  cmd->add_option("--tool-parser", o->tool_parser,
+                  "how the model writes tool calls: auto (from the chat template), deepseek-v3 (V3, R1), deepseek-v3.1, none")
+      ->check(CLI::IsMember({"auto", "deepseek-v3", "deepseek-v3.1", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--reasoning", o->reasoning,
+                  "split <think>...</think> off as reasoning_content: auto (when the template or prompt uses <think>), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--chat-template-kwargs", o->template_kwargs,
+                  "template variables every chat request gets unless it sets its own, as JSON: '{\"thinking\": true}'");
   cmd->add_option("--log-level", o->log_level,
                   "error, warn, info (a line per finished request, never its text) or debug (request bodies too)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))

@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "engine/logprobs.h"
 #include "engine/sampler.h"
+#include "engine/token_constraint.h"
 
 namespace dsv3 {
 
@@ -33,6 +34,7 @@ struct Job : StopConditions {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
   int32_t top_logprobs = -1;  // < 0: no logprobs; else that many alternatives per token (<= 20)
+  ConstraintFactory constraint;  // null: any token may come
 };
 
 // check_generation, then what a sampled job adds; names the bad field.

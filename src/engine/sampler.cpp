@@ -54,9 +54,19 @@ void Sampler::apply_bias_and_penalties(float* l) const {
   }
 }
 
-int32_t Sampler::sample(const float* logits) {
+int32_t Sampler::sample(const float* logits, const uint64_t* allowed) {
   std::copy(logits, logits + vocab_, work_.begin());
   apply_bias_and_penalties(work_.data());
+  if (allowed) {
+    constexpr float kNever = -std::numeric_limits<float>::infinity();
+    for (int64_t w = 0; w * 64 < vocab_; ++w) {
+      const uint64_t bits = allowed[w];
+      if (bits == ~uint64_t{0}) continue;
+      const int64_t end = std::min<int64_t>(vocab_, (w + 1) * 64);
+      for (int64_t i = w * 64; i < end; ++i)
+        if (!(bits >> (i - w * 64) & 1)) work_[static_cast<std::size_t>(i)] = kNever;
+    }
+  }
   const int32_t tok = draw(work_.data());
   if (!seen_[tok]) {
     seen_[tok] = 1;

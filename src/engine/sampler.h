@@ -37,7 +37,8 @@ class Sampler {
   // are in the vocabulary: they were checked where the job came in.
   void observe_prompt(std::span<const int32_t> ids);
   // Picks a token from raw logits (not modified) and records it as output.
-  int32_t sample(const float* logits);
+  // allowed: if set, one bit per token id; only those may be drawn (at least one is set).
+  int32_t sample(const float* logits, const uint64_t* allowed = nullptr);
   // The distribution the last sample was drawn from: probability of each
   // token after bias, penalties, temperature and filters (0 where filtered).
   float last_probability(int32_t token) const;

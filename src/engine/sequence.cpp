@@ -21,6 +21,10 @@ Sequence::Sequence(Job job, JobSink sink, Clock::time_point submitted, const tex
       sampler_(job_.sampling, vocab),
       text_(job_.stop) {
   sampler_.observe_prompt(job_.prompt);
+  if (job_.constraint) {
+    constraint_ = job_.constraint();
+    allowed_.assign(static_cast<std::size_t>((vocab + 63) / 64), 0);
+  }
   usage_.prompt_tokens = static_cast<int64_t>(job_.prompt.size());
   usage_.cached_prompt_tokens = cached;
   usage_.queue_seconds = seconds_since(submitted_);
@@ -35,13 +39,19 @@ JobEvent Sequence::event(std::string_view text) const {
 }
 
 void Sequence::sample(const float* logits) {
-  sampled_ = sampler_.sample(logits);
+  const uint64_t* allowed = nullptr;
+  if (constraint_) {
+    std::fill(allowed_.begin(), allowed_.end(), 0);
+    if (constraint_->allowed(allowed_, max_tokens_ - usage_.completion_tokens)) allowed = allowed_.data();
+  }
+  sampled_ = sampler_.sample(logits, allowed);
   if (job_.top_logprobs >= 0) logprobs_.push_back(token_logprob(logits, vocab_, sampled_, job_.top_logprobs));
 }
 
 std::optional<FinishReason> Sequence::take_sampled() {
   const int32_t tok = sampled_;
   tokens_.push_back(tok);
+  if (constraint_) constraint_->accept(tok);
   if (usage_.completion_tokens++ == 0) usage_.time_to_first_token = seconds_since(submitted_);
   if (job_.is_stop_token(tok)) return FinishReason::kStop;
   if (tokenizer_ && text_.push(tokenizer_->token_bytes(tok))) return FinishReason::kStop;

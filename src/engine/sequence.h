@@ -5,6 +5,7 @@
 // model and hands each row of logits over; this decides what it means.
 #pragma once
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,6 +54,8 @@ class Sequence {
   int64_t vocab_;
   int64_t max_tokens_;
   Sampler sampler_;
+  std::unique_ptr<TokenConstraint> constraint_;  // from job.constraint
+  std::vector<uint64_t> allowed_;                 // its mask, one bit per token
   CompletionText text_;
   int32_t sampled_ = -1;
   // since the last event

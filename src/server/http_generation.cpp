@@ -84,7 +84,7 @@ class HttpChannel final : public AnswerChannel {
   HttpChannel(Exchange& x, const ModelInfo& model) : x_(x), model_(model) {}
   void refuse(const ApiError& e) override { x_.session->reply(error_response(e, x_.req.keep_alive())); }
   std::shared_ptr<AnswerWriter> open(const ParsedRequest& p) override {
-    ResponseBuilder builder(p.endpoint, model_.id, model_);
+    ResponseBuilder builder(p.endpoint, model_.id, model_, p.output);
     if (p.stream) return std::make_shared<SseAnswer>(x_.session, std::move(builder), p);
     return std::make_shared<JsonAnswer>(x_.session, std::move(builder), p.logprobs);
   }

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "server/openai_tools.h"
+
 namespace dsv3::server {
 
 using nlohmann::json;
@@ -85,7 +87,9 @@ std::variant<std::string, ApiError> content_text(const json& content, const std:
   return text;
 }
 
-std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& body, const ModelInfo& model) {
+// The rendered prompt of a chat request.
+std::variant<std::string, ApiError> chat_prompt(const json& body, const ModelInfo& model, const AgentRequest& agent,
+                                                const ordered_json& kwargs) {
   const json* msgs = field(body, "messages");
   if (!msgs) return invalid("messages", "'messages' is required");
   if (!msgs->is_array()) return wrong_type("messages", "an array", *msgs);
@@ -114,14 +118,43 @@ std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& body, const
       msg["content"] = nullptr;
     }
     // the template may render these; passed on as given
-    for (const char* extra : {"tool_calls", "tool_call_id", "name"})
+    for (const char* extra : {"tool_call_id", "name"})
       if (const json* x = field(m, extra)) msg[extra] = ordered_json::parse(x->dump());
+    if (const json* calls = field(m, "tool_calls")) {
+      if (!calls->is_array()) return wrong_type(p + ".tool_calls", "an array", *calls);
+      ordered_json cs = ordered_json::array();
+      for (std::size_t k = 0; k < calls->size(); ++k) {
+        const json& c = (*calls)[k];
+        const std::string q = fmt::format("{}.tool_calls[{}]", p, k);
+        const json* f = c.is_object() ? field(c, "function") : nullptr;
+        const json* name = f && f->is_object() ? field(*f, "name") : nullptr;
+        if (!name || !name->is_string()) return invalid(q + ".function.name", fmt::format("'{}.function.name' must be a string", q));
+        const json* args = field(*f, "arguments");
+        // arguments are a JSON string; some clients send the object itself
+        std::string a = !args ? "{}" : args->is_string() ? args->get<std::string>() : args->dump();
+        cs.push_back({{"id", c.value("id", fmt::format("call_{}", k))}, {"type", "function"},
+                      {"function", {{"name", name->get<std::string>()}, {"arguments", a}}}});
+      }
+      msg["tool_calls"] = std::move(cs);
+      // DeepSeek's templates render the calls of an assistant message whose content is none
+      if (msg["content"].is_string() && msg["content"].get<std::string>().empty()) msg["content"] = nullptr;
+    }
     out.push_back(std::move(msg));
   }
   if (!model.render_chat) return invalid("messages", "this model has no chat template; use /v1/completions");
-  auto text = model.render_chat(out);
+  ordered_json tools = agent.tools;
+  if (!agent.tools.is_null() && !model.template_renders_tools) {
+    // the template cannot show the tools: a system message does
+    const std::string about = describe_tools(agent.tools, model.tool_format);
+    if (!out.empty() && out[0]["role"] == "system" && out[0]["content"].is_string())
+      out[0]["content"] = out[0]["content"].get<std::string>() + "\n\n" + about;
+    else
+      out.insert(out.begin(), ordered_json{{"role", "system"}, {"content", about}});
+    tools = nullptr;
+  }
+  auto text = model.render_chat(out, tools, kwargs);
   if (!text) return invalid("messages", "the chat template failed: " + text.error().message);
-  return model.encode(*text);
+  return std::move(text).value();
 }
 
 std::variant<std::vector<int32_t>, ApiError> completion_prompt(const json& body, const ModelInfo& model) {
@@ -293,9 +326,30 @@ ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelI
   if (Status st = s.validate(model.vocab_size); !st) return invalid("", st.error().message);
 
   // the prompt last: rendering and tokenizing cost the most
-  auto prompt = chat ? chat_prompt(body, model) : completion_prompt(body, model);
-  if (auto* e = std::get_if<ApiError>(&prompt)) return *e;
-  r.job.prompt = std::move(std::get<std::vector<int32_t>>(prompt));
+  if (chat) {
+    ordered_json kwargs = model.default_template_kwargs.is_object() ? ordered_json::parse(model.default_template_kwargs.dump())
+                                                                    : ordered_json::object();
+    if (const json* k = field(body, "chat_template_kwargs")) {
+      if (!k->is_object()) return wrong_type("chat_template_kwargs", "an object", *k);
+      for (const auto& [key, v] : k->items()) kwargs[key] = ordered_json::parse(v.dump());
+    }
+    auto agent = read_agent_fields(body, model);
+    if (auto* e = std::get_if<ApiError>(&agent)) return *e;
+    const AgentRequest& a = std::get<AgentRequest>(agent);
+    auto text = chat_prompt(body, model, a, kwargs);
+    if (auto* e = std::get_if<ApiError>(&text)) return *e;
+    const std::string& rendered = std::get<std::string>(text);
+    r.job.prompt = model.encode(rendered);
+    r.output.tools = a.format;
+    r.output.starts_in_reasoning = model.reasoning != ModelInfo::Reasoning::kOff && text::prompt_opens_reasoning(rendered);
+    r.output.reasoning = model.reasoning == ModelInfo::Reasoning::kOn ||
+                         (model.reasoning == ModelInfo::Reasoning::kAuto && (model.template_thinks || r.output.starts_in_reasoning));
+    if (a.grammar) r.job.constraint = grammar_constraint(*a.grammar, model.vocabulary, model.eos_ids);
+  } else {
+    auto prompt = completion_prompt(body, model);
+    if (auto* e = std::get_if<ApiError>(&prompt)) return *e;
+    r.job.prompt = std::move(std::get<std::vector<int32_t>>(prompt));
+  }
   const int64_t n_prompt = static_cast<int64_t>(r.job.prompt.size());
   if (n_prompt >= model.context) {
     return invalid(chat ? "messages" : "prompt",

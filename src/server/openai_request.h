@@ -10,12 +10,18 @@
 #include <variant>
 #include <vector>
 
+#include <memory>
+
 #include "base/status.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "server/api_error.h"
 #include "server/json_depth.h"
 #include "text/assistant_output.h"
+
+namespace dsv3::grammar {
+class TokenVocabulary;
+}
 
 namespace dsv3::server {
 
@@ -30,8 +36,19 @@ struct ModelInfo {
   int32_t bos_id = -1;     // prepended to text prompts of /v1/completions
   std::vector<int32_t> eos_ids;
   SamplingParams defaults;  // for fields the request leaves out
-  // Renders messages through the chat template (generation prompt added); null: no template.
-  std::function<Result<std::string>(const nlohmann::ordered_json& messages)> render_chat;
+  // Renders messages through the chat template (generation prompt added),
+  // with the request's tools (null: none) and template variables (an object
+  // or null); null: no template.
+  std::function<Result<std::string>(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+                                    const nlohmann::ordered_json& kwargs)>
+      render_chat;
+  bool template_renders_tools = false;  // else the tools are described in a system message
+  text::ToolCallFormat tool_format = text::ToolCallFormat::kNone;  // how the model writes tool calls
+  enum class Reasoning { kAuto, kOn, kOff } reasoning = Reasoning::kAuto;  // auto: when the template knows <think>
+  bool template_thinks = false;           // the template mentions <think> (R1, V3.1)
+  nlohmann::json default_template_kwargs;  // --chat-template-kwargs: under the request's own
+  // The vocabulary as constrained decoding walks it; null: response_format and strict tools are refused.
+  std::shared_ptr<const grammar::TokenVocabulary> vocabulary;
   std::function<std::vector<int32_t>(std::string_view)> encode;
   std::function<std::string(int32_t)> token_text;  // raw bytes of one token
 };

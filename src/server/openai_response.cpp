@@ -29,12 +29,45 @@ json bytes_of(const std::string& s) {
 
 }  // namespace
 
-ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model)
+ResponseBuilder::ResponseBuilder(Endpoint endpoint, std::string model_id, const ModelInfo& model, text::OutputFormat output)
     : endpoint_(endpoint),
       model_id_(std::move(model_id)),
       id_(random_id(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
-      model_(model) {}
+      model_(model),
+      output_(output),
+      parser_(output) {}
+
+std::string_view ResponseBuilder::chat_finish(FinishReason r, bool called) const {
+  return called && r == FinishReason::kStop ? std::string_view("tool_calls") : finish_name(r);
+}
+
+json ResponseBuilder::delta_json(const text::OutputDelta& d) {
+  json delta = json::object();
+  if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+  if (!d.content.empty()) delta["content"] = d.content;
+  if (!d.tool_calls.empty()) {
+    json calls = json::array();
+    for (const text::ToolCallDelta& c : d.tool_calls) {
+      json call = {{"index", c.index}};
+      if (static_cast<std::size_t>(c.index) >= call_ids_.size()) {
+        call_ids_.resize(static_cast<std::size_t>(c.index) + 1);
+      }
+      json fn = json::object();
+      if (!c.name.empty()) {  // the call's first delta: its id, type and name
+        call_ids_[static_cast<std::size_t>(c.index)] = random_id("call_");
+        call["id"] = call_ids_[static_cast<std::size_t>(c.index)];
+        call["type"] = "function";
+        fn["name"] = c.name;
+      }
+      fn["arguments"] = c.arguments;
+      call["function"] = std::move(fn);
+      calls.push_back(std::move(call));
+    }
+    delta["tool_calls"] = std::move(calls);
+  }
+  return delta;
+}
 
 json ResponseBuilder::base(const char* object) const {
   return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_id_}, {"system_fingerprint", "dsv3"}};
@@ -81,13 +114,25 @@ json ResponseBuilder::full(std::string_view text, FinishReason finish, const Job
                            std::span<const TokenLogprob> lp, bool want_logprobs) const {
   int64_t offset = 0;
   json choice = {{"index", 0}};
+  bool called = false;
   if (endpoint_ == Endpoint::kChat) {
-    choice["message"] = {{"role", "assistant"}, {"content", text}};
+    const text::AssistantOutput out = text::parse_assistant_output(text, output_);
+    json message = {{"role", "assistant"}, {"content", out.content}};
+    if (!out.reasoning.empty()) message["reasoning_content"] = out.reasoning;
+    if (!out.tool_calls.empty()) {
+      called = true;
+      json calls = json::array();
+      for (const text::ToolCall& c : out.tool_calls)
+        calls.push_back({{"id", random_id("call_")}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+      if (out.content.empty()) message["content"] = nullptr;
+    }
+    choice["message"] = std::move(message);
   } else {
     choice["text"] = text;
   }
   choice["logprobs"] = want_logprobs ? logprobs_json(lp, &offset) : json(nullptr);
-  choice["finish_reason"] = finish_name(finish);
+  choice["finish_reason"] = endpoint_ == Endpoint::kChat ? chat_finish(finish, called) : finish_name(finish);
   json r = base(endpoint_ == Endpoint::kChat ? "chat.completion" : "text_completion");
   r["choices"] = json::array({std::move(choice)});
   r["usage"] = usage(u);
@@ -105,12 +150,21 @@ json ResponseBuilder::chunk(std::string_view text, std::span<const TokenLogprob>
                             const FinishReason* finish) {
   json choice = {{"index", 0}};
   if (endpoint_ == Endpoint::kChat) {
-    choice["delta"] = text.empty() ? json::object() : json{{"content", text}};
+    text::OutputDelta d = parser_.feed(text);
+    if (finish) {
+      text::OutputDelta rest = parser_.finish();
+      d.reasoning += rest.reasoning;
+      d.content += rest.content;
+      d.tool_calls.insert(d.tool_calls.end(), rest.tool_calls.begin(), rest.tool_calls.end());
+    }
+    choice["delta"] = delta_json(d);
   } else {
     choice["text"] = text;
   }
   choice["logprobs"] = want_logprobs && !lp.empty() ? logprobs_json(lp, &text_offset_) : json(nullptr);
-  choice["finish_reason"] = finish ? json(finish_name(*finish)) : json(nullptr);
+  if (!finish) choice["finish_reason"] = nullptr;
+  else if (endpoint_ == Endpoint::kChat) choice["finish_reason"] = chat_finish(*finish, parser_.complete_tool_calls() > 0);
+  else choice["finish_reason"] = finish_name(*finish);
   json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
   r["choices"] = json::array({std::move(choice)});
   return r;

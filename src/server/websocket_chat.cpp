@@ -103,7 +103,7 @@ class WsAnswer final : public AnswerWriter {
 };
 
 std::shared_ptr<AnswerWriter> WsConversation::open(const ParsedRequest& p) {
-  ResponseBuilder builder(Endpoint::kChat, model_.id, model_);
+  ResponseBuilder builder(Endpoint::kChat, model_.id, model_, p.output);
   // the role chunk tells the client its request was taken, before it is queued
   send(builder.role_chunk());
   return std::make_shared<WsAnswer>(shared_from_this(), std::move(builder), p.logprobs);

@@ -3,6 +3,7 @@
 // DeepSeek's markers. Knows nothing of HTTP: the OpenAI and Anthropic writers
 // both turn its deltas into their own events.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,18 +40,46 @@ struct OutputDelta {
   bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
 };
 
+struct AssistantOutput;
+
 // Streams: feed() each piece of final text as it comes; it returns what can
 // be told apart so far and holds back what may be the start of a marker.
 // finish() returns the rest. Concatenating every delta gives parse()'s
 // answer, except that a tool call left unterminated is content in parse()
-// while a stream may already have sent its first deltas.
+// while a stream may already have sent its first deltas (finish() then sends
+// the call's text not yet sent as arguments as content). Deltas hold whole
+// UTF-8 characters when the text is valid UTF-8. Reasoning left open at the
+// end is reasoning; the whitespace right after "</think>" is dropped; a
+// malformed call (no separator, empty name, a marker inside its head) is
+// content. Arguments are not checked to be JSON.
 class AssistantOutputParser {
  public:
   explicit AssistantOutputParser(OutputFormat format);
   OutputDelta feed(std::string_view text);
   OutputDelta finish();
   int complete_tool_calls() const;  // calls closed by their end marker so far
-  // (private state as the implementation needs)
+
+ private:
+  enum class State { kThinkStart, kReasoning, kAfterThink, kContent, kBetweenCalls, kCallHead, kFenceOpen, kArguments };
+  friend AssistantOutput parse_assistant_output(std::string_view text, OutputFormat format);
+
+  // One decision on pending_; false when it needs more text (or, at the end, has nothing left).
+  bool step(OutputDelta& out, bool at_end);
+  bool step_call_head(OutputDelta& out, bool at_end);
+  void run(OutputDelta& out, bool at_end);
+  void consume(std::size_t n);  // drops n bytes of pending_, keeping them in call_raw_ inside a call
+  void send_arguments(OutputDelta& out, std::string_view piece);
+  void malformed_call(OutputDelta& out);
+  bool in_call() const { return state_ == State::kFenceOpen || state_ == State::kArguments; }
+
+  OutputFormat format_;
+  State state_;
+  std::string pending_;      // text fed but not decided yet
+  std::string call_raw_;     // the open call's text from its begin marker (content again if it never closes)
+  std::string args_raw_;     // the open call's arguments as written, fence and whitespace included
+  std::size_t args_sent_ = 0;  // bytes of args_raw_ sent as argument deltas (or skipped as leading space)
+  bool fenced_ = false;      // the open call's arguments began with ``` (V3)
+  int calls_named_ = 0, calls_complete_ = 0;
 };
 
 struct ToolCall {

@@ -47,17 +47,22 @@ Result<ChatTemplate> ChatTemplate::from_source(const std::string& source, std::s
   DSV3_ASSIGN_OR_RETURN(jinja::Template t, jinja::Template::parse(source));
   ChatTemplate c;
   c.template_ = std::make_unique<jinja::Template>(std::move(t));
+  c.source_ = source;
   c.bos_ = std::move(bos);
   c.eos_ = std::move(eos);
   return c;
 }
 
 Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
-                                         const nlohmann::ordered_json& tools) const {
-  nlohmann::ordered_json ctx = {{"messages", messages},
-                        {"add_generation_prompt", add_generation_prompt},
-                        {"bos_token", bos_},
-                        {"eos_token", eos_}};
+                                         const nlohmann::ordered_json& tools,
+                                         const nlohmann::ordered_json& kwargs) const {
+  nlohmann::ordered_json ctx = nlohmann::ordered_json::object();
+  if (kwargs.is_object())
+    for (const auto& [k, v] : kwargs.items()) ctx[k] = v;
+  ctx["messages"] = messages;
+  ctx["add_generation_prompt"] = add_generation_prompt;
+  ctx["bos_token"] = bos_;
+  ctx["eos_token"] = eos_;
   if (!tools.is_null()) ctx["tools"] = tools;
   return template_->render(ctx);
 }

@@ -25,15 +25,19 @@ class ChatTemplate {
 
   // messages: [{role, content, ...}]; tools: optional list (null for none).
   // Ordered JSON keeps the caller's key order, which tojson shows (tool schemas).
+  // kwargs: more variables for the template (an object, e.g. {"thinking": true}); they
+  // cannot replace messages, tools or the special tokens.
   Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
-                             const nlohmann::ordered_json& tools = nullptr) const;
+                             const nlohmann::ordered_json& tools = nullptr,
+                             const nlohmann::ordered_json& kwargs = nullptr) const;
+  const std::string& source() const { return source_; }
   const std::string& bos_token() const { return bos_; }
   const std::string& eos_token() const { return eos_; }
 
  private:
   ChatTemplate() = default;
   std::unique_ptr<jinja::Template> template_;
-  std::string bos_, eos_;
+  std::string bos_, eos_, source_;
 };
 
 }  // namespace dsv3::text

@@ -336,3 +336,69 @@ test("failed requests show as errors in the conversation, not as the assistant's
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test("reasoning shows in a Thinking block that folds once the answer starts; tool calls show their name and arguments", async () => {
+  const page = await openPage();
+  const sent = [];
+  page.on("request", (r) => { if (r.url().endsWith("/v1/chat/completions")) sent.push(r.postDataJSON()); });
+  const chunk = (delta, finish_reason = null) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason }] })}\n\n`;
+  const reply = (body, contentType = "text/event-stream") => page.route("**/v1/chat/completions",
+    (route) => route.fulfill({ status: 200, contentType, body }), { times: 1 });
+  const finished = async (reason) => {
+    await page.waitForFunction((r) => document.getElementById("stats").textContent.endsWith(`(${r})`), reason, { polling: 50 });
+    await idle(page);
+  };
+  const parts = (i) => page.$$eval(".msg.assistant", (els, i) =>
+    [...els[i].querySelectorAll(".part")].map((p) => [p.className, p.textContent]), i);
+  const folded = (i) => page.$$eval(".msg.assistant", (els, i) => !els[i].querySelector(".part.reasoning details").open, i);
+
+  // a stream (as the OpenAI API sends it): reasoning, the answer, two calls
+  await reply(chunk({ role: "assistant", content: "" }) + chunk({ reasoning_content: "The user wants " }) +
+    chunk({ reasoning_content: "the weather." }) + chunk({ content: "Let me " }) + chunk({ content: "check." }) +
+    chunk({ tool_calls: [{ index: 0, id: "call_0", type: "function", function: { name: "get_weather", arguments: "" } }] }) +
+    chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city": ' } }] }) +
+    chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }) +
+    chunk({ tool_calls: [{ index: 1, id: "call_1", type: "function", function: { name: "get_time", arguments: "{}" } }] }) +
+    chunk({}, "tool_calls") + "data: [DONE]\n\n");
+  await page.fill("#input", "Weather in Paris?");
+  await page.click("#send");
+  await finished("tool_calls");
+  assert.deepEqual(await parts(0), [
+    ["part reasoning", "ThinkingThe user wants the weather."], ["part text", "Let me check."],
+    ["part tool_call", 'get_weather{"city": "Paris"}'], ["part tool_call", "get_time{}"],
+  ]);
+  assert.deepEqual(await page.$$eval(".part.tool_call .tool-name", (els) => els.map((e) => e.textContent)), ["get_weather", "get_time"]);
+  assert.equal(await folded(0), true, "the reasoning stayed open after the answer began");
+  await page.click(".part.reasoning summary");
+  assert.equal(await folded(0), false, "a click does not open the reasoning");
+
+  // reasoning alone (cut off by the token limit): it stays open
+  await reply(chunk({ reasoning_content: "Hmm, " }) + chunk({ reasoning_content: "let me think" }, "length") + "data: [DONE]\n\n");
+  await page.fill("#input", "Think");
+  await page.click("#send");
+  await finished("length");
+  assert.deepEqual(await parts(1), [["part reasoning", "ThinkingHmm, let me think"]]);
+  assert.equal(await folded(1), false);
+
+  // a whole message, not a stream
+  await reply(JSON.stringify({
+    choices: [{ index: 0, finish_reason: "tool_calls", message: { role: "assistant", content: "On it.", reasoning_content: "2+2",
+      tool_calls: [{ id: "c", type: "function", function: { name: "calc", arguments: '{"x": 4}' } }] } }],
+    usage: { completion_tokens: 9 } }), "application/json");
+  await page.fill("#input", "Calc");
+  await page.click("#send");
+  await finished("tool_calls");
+  assert.deepEqual(await parts(2), [["part reasoning", "Thinking2+2"], ["part text", "On it."], ["part tool_call", 'calc{"x": 4}']]);
+  assert.equal(await folded(2), true);
+  assert.match(await page.textContent("#stats"), /^9 tokens/);
+
+  // the history carries the answers' text, not their reasoning
+  assert.equal(sent.length, 3);
+  assert.deepEqual(sent[2].messages, [
+    { role: "user", content: "Weather in Paris?" }, { role: "assistant", content: "Let me check." },
+    { role: "user", content: "Think" }, { role: "assistant", content: "" }, { role: "user", content: "Calc" },
+  ]);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -42,7 +42,8 @@ ModelInfo plain_model() {
   m.vocab_size = 300;
   m.context = 64;
   m.encode = [](std::string_view) { return std::vector<int32_t>{}; };
-  m.render_chat = [](const nlohmann::ordered_json&) -> Result<std::string> { return std::string("x"); };
+  m.render_chat = [](const nlohmann::ordered_json&, const nlohmann::ordered_json&, const nlohmann::ordered_json&)
+      -> Result<std::string> { return std::string("x"); };
   return m;
 }
 

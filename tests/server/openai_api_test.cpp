@@ -20,7 +20,8 @@ ModelInfo fake_model() {
   m.eos_ids = {1};
   m.defaults.temperature = 0.6f;
   m.defaults.top_p = 0.95f;
-  m.render_chat = [](const nlohmann::ordered_json& msgs) -> Result<std::string> {
+  m.render_chat = [](const nlohmann::ordered_json& msgs, const nlohmann::ordered_json&,
+                     const nlohmann::ordered_json&) -> Result<std::string> {
     std::string s;
     for (const auto& msg : msgs) s += "<" + msg["role"].get<std::string>() + ">" + msg["content"].get<std::string>();
     return s + "<assistant>";

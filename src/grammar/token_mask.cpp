@@ -1,0 +1,104 @@
+#include "grammar/token_mask.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dsv3::grammar {
+
+namespace {
+
+uint64_t hash_state(const State& s) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  mix(s.frames.data(), s.frames.size() * sizeof(Frame));
+  mix(s.ends.data(), s.ends.size() * sizeof(uint32_t));
+  return h;
+}
+
+bool same_state(const State& a, const State& b) { return a.frames == b.frames && a.ends == b.ends; }
+
+}  // namespace
+
+TokenMasker::TokenMasker(const Matcher& matcher, const TokenVocabulary& vocab) : m_(matcher), v_(vocab) {
+  depth_.resize(static_cast<std::size_t>(vocab.max_token_bytes()) + 1);
+  for (State& s : depth_) {
+    s.frames.reserve(64);
+    s.ends.reserve(8);
+  }
+  // one token of at most max_token_bytes may open that many values, each
+  // needing at most max_min_bytes to close
+  slack_ = static_cast<int64_t>(vocab.max_token_bytes() + 1) * (matcher.grammar().max_min_bytes + kMaxDepth + 8);
+  for (Entry& e : cache_) e.mask.assign(vocab.words(), 0);
+}
+
+int64_t TokenMasker::plain_room(const State& s) const {
+  if (s.threads() != 1 || s.frames.empty()) return -1;
+  const Frame& f = s.frames.back();
+  const Node& n = m_.grammar().nodes[f.node];
+  if (f.phase != 1 || f.esc != 0 || f.ws != 0) return -1;
+  if (f.role == 0 && n.kind == NodeKind::kString && n.regex < 0) return n.max_length - static_cast<int64_t>(f.count);
+  // a key that is none of the properties: free string text (bounded in bytes; leave long ones to the walk)
+  if (f.role == 1 && f.a == 0 && f.b == 0 && n.additional >= 0 && f.count < 128) return 32;
+  return -1;
+}
+
+void TokenMasker::walk(const TokenTrie& trie, const State& s, int64_t budget, std::span<uint64_t> allowed) {
+  const std::size_t n = trie.size();
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t d = trie.depth(i);
+    const State& parent = d == 1 ? s : depth_[d - 1];
+    State& here = depth_[d];
+    if (!m_.advance(parent, trie.byte(i), here)) {
+      i = trie.subtree_end(i);
+      continue;
+    }
+    const auto toks = trie.tokens_at(i);
+    if (!toks.empty() && (budget < 0 || m_.min_close(here) <= budget))
+      for (int32_t t : toks) allowed[static_cast<std::size_t>(t) / 64] |= uint64_t{1} << (t % 64);
+    ++i;
+  }
+}
+
+bool TokenMasker::fill(const State& s, int64_t remaining, std::span<uint64_t> allowed) {
+  const bool end = m_.accepting(s);
+  const int64_t close = m_.min_close(s);
+  const int64_t budget = remaining - 1;  // what min_close may be after this token
+  const bool relaxed = budget >= close + slack_ || budget >= (int64_t{1} << 40);
+  uint64_t h = 0;
+  Entry* slot = nullptr;
+  if (relaxed) {
+    h = hash_state(s);
+    slot = &cache_[h % cache_.size()];
+    if (slot->valid && slot->hash == h && same_state(slot->state, s)) {
+      std::copy(slot->mask.begin(), slot->mask.end(), allowed.begin());
+      return slot->end;
+    }
+  }
+  const int64_t check = relaxed ? -1 : budget;
+  const int64_t room = plain_room(s);
+  if (room >= 0 && (relaxed || close <= budget)) {
+    // plain text never makes a string longer to close than it was
+    const auto plain = v_.plain_up_to(room);
+    std::copy(plain.begin(), plain.end(), allowed.begin());
+    walk(v_.not_plain(), s, check, allowed);
+  } else {
+    std::fill(allowed.begin(), allowed.end(), 0);
+    walk(v_.all(), s, check, allowed);
+  }
+  const bool any = std::any_of(allowed.begin(), allowed.end(), [](uint64_t w) { return w != 0; });
+  if (!any && !end && check >= 0) walk(v_.all(), s, -1, allowed);  // the budget is gone: closing as fast as it can
+  if (slot) {
+    slot->valid = true;
+    slot->hash = h;
+    slot->end = end;
+    slot->state.frames.assign(s.frames.begin(), s.frames.end());
+    slot->state.ends.assign(s.ends.begin(), s.ends.end());
+    std::copy(allowed.begin(), allowed.end(), slot->mask.begin());
+  }
+  return end;
+}
+
+}  // namespace dsv3::grammar
