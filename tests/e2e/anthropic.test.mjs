@@ -231,12 +231,13 @@ test("history with tool_use and tool_result blocks is taken", async () => {
   checkMessage(m);
 });
 
-// Needs constrained tool calling in the engine (forced tool_choice): the
-// random tiny model will not write a call on its own.
+// The random tiny model writes a call only because a forced tool_choice
+// holds it to the tool's grammar; greedy, and room for its long strings.
 test("tool use round trip: a forced call, then its result", async () => {
   const ask = [{ role: "user", content: "What is the weather in Paris?" }];
   const first = await client.messages.create({
-    model: "tiny", max_tokens: 64, tools: [weather], tool_choice: { type: "tool", name: "get_weather" }, messages: ask,
+    model: "tiny", max_tokens: 400, temperature: 0, tools: [weather], tool_choice: { type: "tool", name: "get_weather" },
+    messages: ask,
   });
   checkMessage(first);
   assert.equal(first.stop_reason, "tool_use");
@@ -245,6 +246,20 @@ test("tool use round trip: a forced call, then its result", async () => {
   assert.equal(call.name, "get_weather");
   const validInput = ajv.compile(weather.input_schema);
   assert.ok(validInput(call.input), JSON.stringify(validInput.errors) + " " + JSON.stringify(call.input));
+  // streamed, the same call arrives as input_json_delta pieces
+  const stream = client.messages.stream({
+    model: "tiny", max_tokens: 400, temperature: 0, tools: [weather], tool_choice: { type: "tool", name: "get_weather" },
+    messages: ask,
+  });
+  let json = "";
+  for await (const e of stream) if (e.type === "content_block_delta" && e.delta.type === "input_json_delta") json += e.delta.partial_json;
+  const streamed = await stream.finalMessage();
+  assert.equal(streamed.stop_reason, "tool_use");
+  const scall = streamed.content.find((b) => b.type === "tool_use");
+  assert.match(scall.id, /^toolu_/);
+  assert.equal(scall.name, "get_weather");
+  assert.deepEqual(JSON.parse(json), call.input);
+  assert.deepEqual(scall.input, call.input);
   const second = await client.messages.create({
     model: "tiny", max_tokens: 8, tools: [weather],
     messages: [...ask, { role: "assistant", content: first.content },

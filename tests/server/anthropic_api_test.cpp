@@ -22,7 +22,14 @@ ModelInfo fake_model() {
   m.vocab_size = 300;
   m.context = 4096;
   m.eos_ids = {1};
-  m.render_chat = [](const nlohmann::ordered_json& msgs) -> Result<std::string> { return msgs.dump() + "<assistant>"; };
+  m.render_chat = [](const nlohmann::ordered_json& msgs, const nlohmann::ordered_json& tools,
+                     const nlohmann::ordered_json& kwargs) -> Result<std::string> {
+    std::string s = msgs.dump();
+    if (!tools.is_null()) s += "<tools>" + tools.dump();
+    if (kwargs.is_object() && !kwargs.empty()) s += "<kwargs>" + kwargs.dump();
+    return s + "<assistant>";
+  };
+  m.template_renders_tools = true;
   m.encode = [](std::string_view s) {
     std::vector<int32_t> ids;
     for (unsigned char c : s) ids.push_back(c);
@@ -234,6 +241,23 @@ TEST(AnthropicRequest, ParsedIntoAJob) {
   EXPECT_TRUE(p.stream);
   const std::string prompt = R"([{"role":"user","content":"hi"}]<assistant>)";
   EXPECT_EQ(p.job.prompt, std::vector<int32_t>(prompt.begin(), prompt.end()));
+
+  // tool history and thinking reach the template as the OpenAI parser passes them on
+  r = parse_anthropic_request(request({{"thinking", {{"type", "enabled"}, {"budget_tokens", 1024}}},
+                                       {"messages", json::parse(R"([
+    {"role": "user", "content": "weather?"},
+    {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]}])")}})
+                                  .dump(),
+                              model());
+  ASSERT_TRUE(std::holds_alternative<ParsedRequest>(r)) << std::get<ApiError>(r).message;
+  const auto& ids = std::get<ParsedRequest>(r).job.prompt;
+  const std::string rendered(ids.begin(), ids.end());
+  EXPECT_NE(rendered.find(R"("tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather")"),
+            std::string::npos)
+      << rendered;
+  EXPECT_NE(rendered.find(R"({"role":"tool","content":"sunny","tool_call_id":"toolu_1"})"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find(R"(<kwargs>{"thinking":true})"), std::string::npos) << rendered;
 
   for (const char* body : {"", "{", "[1,2", "null", "\"x\""}) {
     r = parse_anthropic_request(body, model());
