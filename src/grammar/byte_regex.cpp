@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <deque>
 #include <map>
 #include <memory>
@@ -80,7 +81,7 @@ class Parser {
         auto number = [&](int& out) {
           const std::size_t from = j;
           long v = 0;
-          while (j < p_.size() && p_[j] >= '0' && p_[j] <= '9' && v <= 1000) v = v * 10 + (p_[j++] - '0');
+          while (j < p_.size() && p_[j] >= '0' && p_[j] <= '9' && v <= 256) v = v * 10 + (p_[j++] - '0');
           out = static_cast<int>(v);
           return j > from;
         };
@@ -91,7 +92,7 @@ class Parser {
           if (!number(hi)) hi = -1;
         }
         if (j >= p_.size() || p_[j] != '}') return make_error("pattern: unterminated quantifier at {}", i_);
-        if (lo > 1000 || hi > 1000) return make_error("pattern: a quantifier above 1000 at {}", i_);
+        if (lo > 256 || hi > 256) return make_error("pattern: a quantifier above 256 at {}", i_);
         if (hi >= 0 && hi < lo) return make_error("pattern: quantifier {{{},{}}} has max below min", lo, hi);
         i_ = j + 1;
       } else {
@@ -223,8 +224,8 @@ struct Nfa {
     return static_cast<int>(states.size() - 1);
   }
 };
-constexpr std::size_t kMaxNfaStates = 20000;
-constexpr int kMaxDfaStates = 4096;
+constexpr std::size_t kMaxNfaStates = 8000;
+constexpr int kMaxDfaStates = 2048;
 
 // Emits the AST from `from` (an epsilon state already made); returns the
 // state where it ends (an epsilon state with no out yet).
@@ -298,15 +299,16 @@ Result<int> emit(Nfa& n, const Ast& a, int from) {
   return from;
 }
 
-void closure(const Nfa& n, std::vector<int>& set) {
-  std::vector<uint8_t> in(n.states.size(), 0);
-  for (int s : set) in[static_cast<std::size_t>(s)] = 1;
+// Adds what set reaches without reading; `mark` (one per NFA state) and
+// `stamp` keep it linear without clearing a table per call.
+void closure(const Nfa& n, std::vector<int>& set, std::vector<uint32_t>& mark, uint32_t stamp) {
+  for (int s : set) mark[static_cast<std::size_t>(s)] = stamp;
   for (std::size_t i = 0; i < set.size(); ++i) {
     const auto& st = n.states[static_cast<std::size_t>(set[i])];
     if (st.reads) continue;
     for (int o : {st.out, st.out2})
-      if (o >= 0 && !in[static_cast<std::size_t>(o)]) {
-        in[static_cast<std::size_t>(o)] = 1;
+      if (o >= 0 && mark[static_cast<std::size_t>(o)] != stamp) {
+        mark[static_cast<std::size_t>(o)] = stamp;
         set.push_back(o);
       }
   }
@@ -316,6 +318,7 @@ void closure(const Nfa& n, std::vector<int>& set) {
 }  // namespace
 
 Result<ByteRegex> ByteRegex::compile(std::string_view pattern) {
+  if (pattern.size() > 512) return make_error("pattern is longer than 512 bytes");
   // "^a$|b": each top-level branch anchored on its own; a side without an
   // anchor takes anything there
   std::vector<std::string> branches;
@@ -366,8 +369,15 @@ Result<ByteRegex> ByteRegex::compile(std::string_view pattern) {
   ByteRegex r;
   std::map<std::vector<int>, int32_t> ids;
   std::deque<std::vector<int>> todo;
+  // each reading state's bytes as bits, walked by their set bits
+  std::vector<std::array<uint64_t, 2>> reads(nfa.states.size(), {0, 0});
+  for (std::size_t i = 0; i < nfa.states.size(); ++i)
+    for (int b = 0; b < kBytes; ++b)
+      if (nfa.states[i].set[static_cast<std::size_t>(b)]) reads[i][static_cast<std::size_t>(b / 64)] |= uint64_t{1} << (b % 64);
+  std::vector<uint32_t> mark(nfa.states.size(), 0);
+  uint32_t stamp = 0;
   std::vector<int> first{start};
-  closure(nfa, first);
+  closure(nfa, first, mark, ++stamp);
   ids[first] = 0;
   todo.push_back(first);
   std::vector<std::vector<int>> sets{first};
@@ -380,15 +390,20 @@ Result<ByteRegex> ByteRegex::compile(std::string_view pattern) {
       r.table_.resize(r.accept_.size() * kBytes, kDead);
     }
     r.accept_[static_cast<std::size_t>(id)] = std::binary_search(cur.begin(), cur.end(), final_state);
+    std::array<std::vector<int>, kBytes> by_byte;
+    for (int s : cur) {
+      const auto& st = nfa.states[static_cast<std::size_t>(s)];
+      if (!st.reads) continue;
+      for (int w = 0; w < 2; ++w)
+        for (uint64_t m = reads[static_cast<std::size_t>(s)][static_cast<std::size_t>(w)]; m; m &= m - 1)
+          by_byte[static_cast<std::size_t>(w * 64 + std::countr_zero(m))].push_back(st.out);
+    }
     for (int b = 0; b < kBytes; ++b) {
-      std::vector<int> next;
-      for (int s : cur) {
-        const auto& st = nfa.states[static_cast<std::size_t>(s)];
-        if (st.reads && st.set[static_cast<std::size_t>(b)]) next.push_back(st.out);
-      }
+      std::vector<int>& next = by_byte[static_cast<std::size_t>(b)];
       if (next.empty()) continue;
-      closure(nfa, next);
+      std::sort(next.begin(), next.end());
       next.erase(std::unique(next.begin(), next.end()), next.end());
+      closure(nfa, next, mark, ++stamp);
       auto [it, added] = ids.emplace(next, static_cast<int32_t>(ids.size()));
       if (added) {
         if (static_cast<int>(ids.size()) > kMaxDfaStates) return make_error("pattern is too complex (over {} states)", kMaxDfaStates);
@@ -421,6 +436,8 @@ Result<ByteRegex> ByteRegex::compile(std::string_view pattern) {
       }
   }
   if (r.distance_[0] >= (1 << 28)) return make_error("pattern matches no string of printable ASCII");
+  for (int32_t d : r.distance_)
+    if (d < (1 << 28)) r.max_distance_ = std::max(r.max_distance_, d);
   // a state that cannot reach acceptance is as good as dead: never enter it
   for (int32_t& t : r.table_)
     if (t >= 0 && r.distance_[static_cast<std::size_t>(t)] >= (1 << 28)) t = kDead;

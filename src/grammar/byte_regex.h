@@ -28,11 +28,13 @@ class ByteRegex {
   // The fewest bytes from state to an accepting state (large when none).
   int32_t distance(int32_t state) const { return distance_[static_cast<std::size_t>(state)]; }
   int32_t states() const { return static_cast<int32_t>(accept_.size()); }
+  int32_t max_distance() const { return max_distance_; }  // the largest finite distance()
 
  private:
   std::vector<int32_t> table_;  // [state][byte - 0x20]
   std::vector<uint8_t> accept_;
   std::vector<int32_t> distance_;
+  int32_t max_distance_ = 0;
 };
 
 }  // namespace dsv3::grammar

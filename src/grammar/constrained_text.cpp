@@ -34,4 +34,19 @@ bool ConstrainedText::complete() const {
   return true;
 }
 
+std::string ConstrainedText::describe() const {
+  std::string s;
+  for (int t = 0; t < state_.threads(); ++t) {
+    const uint32_t from = t ? state_.ends[static_cast<std::size_t>(t - 1)] : 0;
+    s += "[";
+    for (uint32_t i = from; i < state_.ends[static_cast<std::size_t>(t)]; ++i) {
+      const Frame& f = state_.frames[i];
+      s += std::to_string(static_cast<int>(grammar_->nodes[f.node].kind)) + (f.role ? "k" : "") + "/p" + std::to_string(f.phase) +
+           "/c" + std::to_string(f.count) + "/e" + std::to_string(f.esc) + "/w" + std::to_string(f.ws) + " ";
+    }
+    s += "]";
+  }
+  return s + " close " + std::to_string(matcher_.min_close(state_));
+}
+
 }  // namespace dsv3::grammar

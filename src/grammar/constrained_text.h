@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "grammar/grammar.h"
@@ -26,6 +27,7 @@ class ConstrainedText {
   bool accepting() const { return matcher_.accepting(state_); }
   // Nothing may follow: the text is a whole match that cannot grow.
   bool complete() const;
+  std::string describe() const;  // the state, for debugging
 
  private:
   std::shared_ptr<const Grammar> grammar_;

@@ -1,6 +1,7 @@
 #include "grammar/matcher.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -14,7 +15,6 @@ constexpr uint8_t kMaxWs = 24;         // whitespace bytes in a row between toke
 constexpr uint32_t kMaxIntDigits = 16;
 constexpr uint32_t kMaxFracDigits = 15;
 constexpr uint8_t kMaxExpDigits = 3;
-constexpr uint32_t kMaxFreeKey = 256;  // bytes of a key not among the properties
 
 bool is_ws(uint8_t c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
@@ -57,7 +57,16 @@ bool in_bounds(const Node& n, Real v) {
   return true;
 }
 
-Real pow10(int k) { return std::pow(static_cast<Real>(10), k); }
+// Powers of ten by table: std::pow on long double costs more than the whole walk of a digit.
+Real pow10(int k) {
+  static const auto table = [] {
+    std::array<Real, 40> t{};
+    t[0] = 1;
+    for (std::size_t i = 1; i < t.size(); ++i) t[i] = t[i - 1] * 10;
+    return t;
+  }();
+  return table[static_cast<std::size_t>(std::clamp(k, 0, 39))];
+}
 
 // The values a number may still reach from its frame, as intervals: tested
 // one by one (more integer digits each), stopping at the first that meets the bounds.
@@ -291,7 +300,7 @@ Matcher::Act Matcher::key(Frame& f, const Node& n, uint8_t c) const {
   f.a = narrow(f.a);
   f.b = narrow(f.b);
   if (!f.a && !free) return Act::kReject;
-  if (++f.count > kMaxFreeKey && !f.a) return Act::kReject;
+  if (++f.count > kMaxFreeKeyBytes && !f.a) return Act::kReject;
   return Act::kTaken;
 }
 

@@ -27,6 +27,7 @@ struct Frame {
 
 constexpr int kMaxDepth = 32;     // frames per thread: nesting beyond is refused
 constexpr int kMaxThreads = 512;  // open choices at once (an enum's members)
+constexpr uint32_t kMaxFreeKeyBytes = 256;  // a key that is none of the listed properties
 
 // Threads of frame stacks, stored flat; reusing one keeps its capacity.
 struct State {

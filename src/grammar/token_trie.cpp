@@ -81,17 +81,19 @@ TokenVocabulary::TokenVocabulary(const std::vector<std::string>& tokens, const s
   std::vector<bool> include(tokens.size(), true);
   for (int32_t id : excluded)
     if (id >= 0 && static_cast<std::size_t>(id) < tokens.size()) include[static_cast<std::size_t>(id)] = false;
-  std::vector<bool> other = include;
+  std::vector<bool> other = include, ascii(tokens.size(), false);
   plain_.assign(static_cast<std::size_t>(kMaxPlain + 1) * words(), 0);
   for (std::size_t id = 0; id < tokens.size(); ++id) {
     if (!include[id] || tokens[id].empty()) continue;
     const int cps = plain_code_points(tokens[id]);
     if (cps < 1 || cps > kMaxPlain) continue;
     other[id] = false;
+    ascii[id] = std::all_of(tokens[id].begin(), tokens[id].end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
     for (int k = cps; k <= kMaxPlain; ++k) plain_[static_cast<std::size_t>(k) * words() + id / 64] |= uint64_t{1} << (id % 64);
   }
   all_ = TokenTrie(tokens, include);
   not_plain_ = TokenTrie(tokens, other);
+  ascii_plain_ = TokenTrie(tokens, ascii);
 }
 
 std::span<const uint64_t> TokenVocabulary::plain_up_to(int64_t k) const {

@@ -46,6 +46,8 @@ class TokenVocabulary {
   std::size_t words() const { return static_cast<std::size_t>((vocab_ + 63) / 64); }
   const TokenTrie& all() const { return all_; }
   const TokenTrie& not_plain() const { return not_plain_; }
+  // The plain tokens that are all printable ASCII (what a pattern can take).
+  const TokenTrie& ascii_plain() const { return ascii_plain_; }
   // Bits of the plain tokens of 1..k code points (k clamped to kMaxPlain).
   std::span<const uint64_t> plain_up_to(int64_t k) const;
   int max_token_bytes() const { return all_.max_depth(); }
@@ -54,7 +56,7 @@ class TokenVocabulary {
  private:
   int64_t vocab_ = 0;
   std::vector<std::string> tokens_;
-  TokenTrie all_, not_plain_;
+  TokenTrie all_, not_plain_, ascii_plain_;
   std::vector<uint64_t> plain_;  // (kMaxPlain + 1) masks of words() each
 };
 

@@ -52,7 +52,8 @@ class SseAnswer final : public AnswerWriter {
     if (chat_) session_->stream_write(sse_event(builder_.role_chunk()));
   }
   void delta(const JobEvent& e) override {
-    session_->stream_write(sse_event(builder_.chunk(e.text, e.logprobs, logprobs_, nullptr)));
+    const auto c = builder_.chunk(e.text, e.logprobs, logprobs_, nullptr);
+    if (!ResponseBuilder::says_nothing(c)) session_->stream_write(sse_event(c));
   }
   void finish(const JobEvent& last) override {
     session_->stream_write(sse_event(builder_.chunk("", {}, false, &last.finish)));

@@ -255,6 +255,13 @@ ParseResult parse_request_json(Endpoint endpoint, const json& body, const ModelI
                    "model_not_found");
   }
 
+  // fields taken and not acted on (as llama-server and vLLM do), checked for their type
+  if (const json* v = field(body, "user"); v && !v->is_string()) return wrong_type("user", "a string", *v);
+  if (const json* v = field(body, "service_tier"); v && !v->is_string()) return wrong_type("service_tier", "a string", *v);
+  if (const json* v = field(body, "reasoning_effort"); v && !v->is_string()) return wrong_type("reasoning_effort", "a string", *v);
+  if (const json* v = field(body, "store"); v && !v->is_boolean()) return wrong_type("store", "a boolean", *v);
+  if (const json* v = field(body, "metadata"); v && !v->is_object()) return wrong_type("metadata", "an object", *v);
+
   SamplingParams& s = r.job.sampling;
   s = model.defaults;
   s.logit_bias.clear();

@@ -170,6 +170,11 @@ json ResponseBuilder::chunk(std::string_view text, std::span<const TokenLogprob>
   return r;
 }
 
+bool ResponseBuilder::says_nothing(const json& chunk) {
+  const json& c = chunk["choices"][0];
+  return c.contains("delta") && c["delta"].empty() && c["logprobs"].is_null() && c["finish_reason"].is_null();
+}
+
 json ResponseBuilder::usage_chunk(const JobUsage& u) const {
   json r = base(endpoint_ == Endpoint::kChat ? "chat.completion.chunk" : "text_completion");
   r["choices"] = json::array();

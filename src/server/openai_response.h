@@ -34,6 +34,8 @@ class ResponseBuilder {
   nlohmann::json chunk(std::string_view text, std::span<const TokenLogprob> logprobs, bool want_logprobs,
                        const FinishReason* finish);
   nlohmann::json usage_chunk(const JobUsage& usage) const;
+  // A chunk that says nothing (the parser held its text back): not sent.
+  static bool says_nothing(const nlohmann::json& chunk);
   static nlohmann::json usage(const JobUsage& u);
 
  private:

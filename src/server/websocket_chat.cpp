@@ -83,7 +83,8 @@ class WsAnswer final : public AnswerWriter {
   void job_ended() override { conv_->job_ended(); }
   void delta(const JobEvent& e) override {
     text_.append(e.text);
-    conv_->send(builder_.chunk(e.text, e.logprobs, logprobs_, nullptr));
+    const auto c = builder_.chunk(e.text, e.logprobs, logprobs_, nullptr);
+    if (!ResponseBuilder::says_nothing(c)) conv_->send(c);
   }
   void finish(const JobEvent& last) override {
     conv_->send(builder_.chunk("", {}, false, &last.finish));
