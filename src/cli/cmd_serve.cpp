@@ -243,7 +243,7 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--port", o->port, "port (0: any free port; the bound one is printed)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--api-key", o->api_keys, "require 'Authorization: Bearer KEY' (repeatable)");
+  cmd->add_option("--api-key", o->api_keys, "require 'Authorization: Bearer KEY' or 'x-api-key: KEY' (repeatable)");
   cmd->add_option("--api-key-file", o->api_key_file, "file of API keys, one per line (# comments)");
   cmd->add_option("--rate-limit-rpm", o->rpm, "requests per minute per key (or per address without keys); 0: off")
       ->check(CLI::Range(0.0, 1e9));

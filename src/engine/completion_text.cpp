@@ -9,14 +9,17 @@ StopMatcher::StopMatcher(std::vector<std::string> stops) : stops_(std::move(stop
   for (const auto& s : stops_) longest_ = std::max(longest_, s.size());
 }
 
-std::size_t StopMatcher::find(std::string_view text, std::size_t previous_size) const {
+std::size_t StopMatcher::find(std::string_view text, std::size_t previous_size, std::size_t* which) const {
   if (stops_.empty()) return std::string_view::npos;
   // a match must end in the new part, so it starts at most longest-1 bytes before it
   const std::size_t from = previous_size >= longest_ ? previous_size - longest_ + 1 : 0;
   std::size_t best = std::string_view::npos;
-  for (const auto& s : stops_) {
-    const std::size_t at = text.find(s, from);
-    if (at < best) best = at;
+  for (std::size_t i = 0; i < stops_.size(); ++i) {
+    const std::size_t at = text.find(stops_[i], from);
+    if (at < best) {
+      best = at;
+      if (which) *which = i;
+    }
   }
   return best;
 }
@@ -36,7 +39,7 @@ bool CompletionText::push(std::string_view token_bytes) {
   if (complete_) return true;
   const std::size_t before = text_.size();
   utf8_.push(token_bytes, text_);
-  if (const std::size_t at = stops_.find(text_, before); at != std::string_view::npos) {
+  if (const std::size_t at = stops_.find(text_, before, &stopped_by_); at != std::string_view::npos) {
     text_.resize(at);
     complete_ = true;
   }
@@ -49,7 +52,7 @@ bool CompletionText::finish() {
   if (!utf8_.pending()) return false;
   const std::size_t before = text_.size();
   utf8_.finish(text_);
-  if (const std::size_t at = stops_.find(text_, before); at != std::string_view::npos) {
+  if (const std::size_t at = stops_.find(text_, before, &stopped_by_); at != std::string_view::npos) {
     text_.resize(at);
     return true;
   }

@@ -16,8 +16,10 @@ class StopMatcher {
  public:
   explicit StopMatcher(std::vector<std::string> stops);
   // Given the whole text so far and the length of its previous version:
-  // returns the offset of the first stop string that ends in the new part, or npos.
-  std::size_t find(std::string_view text, std::size_t previous_size) const;
+  // returns the offset of the first stop string that ends in the new part, or
+  // npos; with `which`, sets it to that string's index (for stop()).
+  std::size_t find(std::string_view text, std::size_t previous_size, std::size_t* which = nullptr) const;
+  const std::string& stop(std::size_t i) const { return stops_[i]; }
   // Bytes at the end of text that are a proper prefix of some stop string.
   std::size_t held_back(std::string_view text) const;
 
@@ -38,6 +40,11 @@ class CompletionText {
   bool finish();
 
   const std::string& text() const { return text_; }
+  // The stop string that ended the text; empty if none did (yet). Valid while
+  // this lives (the Anthropic API reports it as stop_sequence).
+  std::string_view stopped_by() const {
+    return stopped_by_ == std::string_view::npos ? std::string_view() : std::string_view(stops_.stop(stopped_by_));
+  }
   // The final text not taken yet (after push returned true or after finish:
   // all of the rest). Valid until the next push.
   std::string_view take();
@@ -47,6 +54,7 @@ class CompletionText {
   text::Utf8Stream utf8_;
   std::string text_;
   std::size_t taken_ = 0;
+  std::size_t stopped_by_ = std::string_view::npos;  // index into the matcher's stops
   bool complete_ = false;
 };
 

@@ -67,6 +67,7 @@ struct JobEvent {
   FinishReason finish = FinishReason::kLength;  // when done
   JobUsage usage;                               // when done
   std::string error;                            // when done by an internal error
+  std::string_view stop_string;                 // when done by a stop string: which one (else empty)
 };
 // Called on the engine thread (one event at a time, whatever the sample);
 // must not block. Returning false cancels the job, every sample of it (a

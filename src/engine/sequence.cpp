@@ -78,6 +78,7 @@ void Sequence::finish(FinishReason why, std::string error) {
   e.finish = why;
   e.usage = usage_;
   e.error = std::move(error);
+  if (why == FinishReason::kStop) e.stop_string = text_.stopped_by();
   sink_(e);
 }
 

@@ -17,6 +17,29 @@ json error_body(const ApiError& e) {
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
 }
 
+namespace {
+const char* anthropic_type(int status) {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503:  // busy or shutting down: what Anthropic calls overloaded (its 529)
+    case 529: return "overloaded_error";
+    default: return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+}  // namespace
+
+json anthropic_error_body(const ApiError& e) {
+  return {{"type", "error"}, {"error", {{"type", anthropic_type(e.status)}, {"message", e.message}}}};
+}
+
+json error_body(const ApiError& e, ErrorShape shape) {
+  return shape == ErrorShape::kAnthropic ? anthropic_error_body(e) : error_body(e);
+}
+
 ApiError invalid(std::string param, std::string message, std::string code) {
   return invalid(400, std::move(param), std::move(message), std::move(code));
 }
@@ -43,7 +66,8 @@ ApiError error(int status, const char* type, const char* code, std::string messa
 
 ApiError unauthorized(bool key_presented) {
   return error(401, "authentication_error", "invalid_api_key",
-               key_presented ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer KEY'.");
+               key_presented ? "Incorrect API key provided."
+                             : "Missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'.");
 }
 
 ApiError method_not_allowed(std::string_view path, std::string_view allowed, std::string_view method) {

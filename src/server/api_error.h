@@ -1,5 +1,6 @@
 // The API's errors in the OpenAI shape, {"error": {message, type, param,
-// code}}, and the refusals that routes, generations and the transport share:
+// code}}, or the Anthropic one, {"type": "error", "error": {type, message}}
+// (the /v1/messages routes), and the refusals that routes, generations and the transport share:
 // each is worded once here, whatever the wire it goes out on.
 #pragma once
 #include <cstdint>
@@ -22,11 +23,19 @@ struct ApiError {
 };
 nlohmann::json error_body(const ApiError& e);
 
+// Which API's shape an error goes out in: a route's, since clients of each
+// SDK only read their own.
+enum class ErrorShape { kOpenAI, kAnthropic };
+// Anthropic's type names the status (invalid_request_error 400,
+// authentication_error 401, ...), whatever e.type says.
+nlohmann::json anthropic_error_body(const ApiError& e);
+nlohmann::json error_body(const ApiError& e, ErrorShape shape);
+
 // A request the API will not take (400 unless said otherwise).
 ApiError invalid(std::string param, std::string message, std::string code = {});
 ApiError invalid(int status, std::string param, std::string message, std::string code);
 
-ApiError unauthorized(bool key_presented);                                                       // 401
+ApiError unauthorized(bool key_presented);                                                     // 401
 ApiError method_not_allowed(std::string_view path, std::string_view allowed, std::string_view method);  // 405
 ApiError rate_limited(const RateLimiter::Decision& refusal);                                     // 429
 ApiError auth_throttled(double retry_after);  // 429: too many bad keys from one address

@@ -13,13 +13,14 @@ namespace dsv3::server {
 
 // An error as an HTTP response, with the headers its status calls for
 // (WWW-Authenticate on a 401, Retry-After on a 429).
-Response error_response(const ApiError& e, bool keep_alive);
+Response error_response(const ApiError& e, bool keep_alive, ErrorShape shape = ErrorShape::kOpenAI);
 
 struct Exchange {
   std::shared_ptr<HttpSession> session;
   Request req;
   RequestAccount account;
   std::string path_param;  // what the route's "{id}" matched
+  ErrorShape errors = ErrorShape::kOpenAI;  // the route's API's, for reply_error
 
   // Counted with the response's status, then sent.
   void reply(Response res);

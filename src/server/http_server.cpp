@@ -34,7 +34,7 @@ Response make_response(http::status status, std::string body, std::string conten
   return res;
 }
 
-Response HttpHandler::rejected(http::status status, std::string_view reason) {
+Response HttpHandler::rejected(http::status status, std::string_view reason, std::string_view) {
   return make_response(status, std::string(reason), "text/plain", false);
 }
 
@@ -139,7 +139,11 @@ void HttpSession::on_read(beast::error_code ec) {
 }
 
 void HttpSession::reject(Rejection r) {
-  Response res = handler_.rejected(r.status, r.reason);
+  // the request line, once read, picks the error's shape (a body too large is
+  // refused as its Content-Length is read, before the header is whole)
+  std::string_view target;
+  if (parser_) target = parser_->get().target();
+  Response res = handler_.rejected(r.status, r.reason, target);
   // the rest of the stream cannot be trusted: answer and close
   keep_alive_ = false;
   in_exchange_ = true;

@@ -41,7 +41,8 @@ class HttpHandler {
   // A request that could not be read whole (status 400, 413 or 431, reason a
   // sentence): the answer to write before the connection closes. The default
   // is the reason as plain text; an API answers in its own error format.
-  virtual Response rejected(http::status status, std::string_view reason);
+  // target: the request's, when its request line was read; else empty.
+  virtual Response rejected(http::status status, std::string_view reason, std::string_view target);
   virtual void connection(int delta) {}  // +1 opened, -1 closed
 };
 

@@ -49,7 +49,9 @@ Response preflight(bool keep_alive, bool allowed) {
   Response res = make_response(http::status::no_content, "", "text/plain", keep_alive);
   if (!allowed) return res;
   res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-  res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+  res.set(http::field::access_control_allow_headers,
+          "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, "
+          "anthropic-dangerous-direct-browser-access");
   res.set(http::field::access_control_max_age, "86400");
   return res;
 }
@@ -67,7 +69,10 @@ RouteTable::Match RouteTable::match(http::verb method, std::string_view path) co
   for (const Route& r : routes_) {
     std::string param;
     if (!path_matches(r, path, param)) continue;
-    if (m.allowed.empty()) m.label = r.path;
+    if (m.allowed.empty()) {
+      m.label = r.path;
+      m.errors = r.errors;
+    }
     m.allowed += fmt::format("{}{}", m.allowed.empty() ? "" : ", ", std::string_view(http::to_string(r.method)));
     if (r.method == method && !m.route) {
       m.route = &r;
@@ -75,6 +80,10 @@ RouteTable::Match RouteTable::match(http::verb method, std::string_view path) co
     }
   }
   return m;
+}
+
+ErrorShape RouteTable::errors_for(std::string_view target) const {
+  return match(http::verb::post, path_of(target)).errors;
 }
 
 void RouteTable::dispatch(Request&& req, const std::shared_ptr<HttpSession>& session) const {
@@ -90,13 +99,13 @@ void RouteTable::dispatch(Request&& req, const std::shared_ptr<HttpSession>& ses
                            body.size() > kShown ? "..." : ""));
   }
   Exchange x{session, std::move(req), RequestAccount(metrics_, limited ? &limiter_ : nullptr, m.label, method, path),
-             std::move(m.param)};
+             std::move(m.param), m.errors};
 
   if (x.req.method() == http::verb::options)
     return x.reply(preflight(x.req.keep_alive(), !x.session->cors_origin().empty()));
   if (m.allowed.empty()) return x.reply_error(invalid(404, "", fmt::format("no route for {} {}", method, path), "not_found"));
   if (!m.route) {
-    Response res = error_response(method_not_allowed(path, m.allowed, method), x.req.keep_alive());
+    Response res = error_response(method_not_allowed(path, m.allowed, method), x.req.keep_alive(), x.errors);
     res.set(http::field::allow, m.allowed);
     return x.reply(std::move(res));
   }
@@ -121,6 +130,8 @@ bool RouteTable::authorize(Exchange& x, bool websocket) const {
     return false;
   }
   std::string header(x.req[http::field::authorization]);
+  // Anthropic's clients send the bare key in x-api-key
+  if (const auto k = x.req["x-api-key"]; header.empty() && !k.empty()) header = "Bearer " + std::string(k);
   if (header.empty() && websocket) {
     // browsers cannot set headers on a WebSocket: there alone the key may come
     // as ?api_key= (elsewhere it would end up in logs and histories)

@@ -26,6 +26,7 @@ struct Route {
   bool needs_key = false;     // with API keys on, a request without a valid one gets 401
   bool rate_limited = false;  // its generations are admitted and charged per client
   bool websocket = false;     // answered by a WebSocket upgrade; a plain request gets 426
+  ErrorShape errors = ErrorShape::kOpenAI;  // the shape of its errors, the table's own (401, 405, 429) too
   std::function<void(Exchange&)> handler;
 };
 
@@ -40,15 +41,19 @@ class RouteTable {
     std::string label = "other";   // metrics label: the path's route, or "other" for unknown paths
     std::string allowed;           // the methods the path takes ("GET", "GET, POST"); empty: unknown path
     std::string param;             // what "{id}" matched
+    ErrorShape errors = ErrorShape::kOpenAI;  // the path's first route's
   };
   Match match(http::verb method, std::string_view path) const;
+  // The error shape for a request target (query and all) of any method: its path's routes'.
+  ErrorShape errors_for(std::string_view target) const;
 
   // Answers the request: through its route's handler, or with an error.
   void dispatch(Request&& req, const std::shared_ptr<HttpSession>& session) const;
 
  private:
   // Sets the client for rate limits; with keys on, answers 401 and returns false when none matches.
-  // Only a WebSocket route takes the key as ?api_key=.
+  // The key comes as `Authorization: Bearer KEY` or (Anthropic's way) `x-api-key: KEY`;
+  // only a WebSocket route takes it as ?api_key=.
   bool authorize(Exchange& x, bool websocket) const;
 
   Metrics& metrics_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "server/anthropic_http.h"
 #include "server/http_generation.h"
 #include "server/json_dump.h"
 #include "server/tokenize.h"
@@ -45,6 +46,14 @@ Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.k
               .handler = [this](Exchange& x) {
                 generate_over_http(x, c_.scheduler, c_.model, Endpoint::kCompletion, c_.max_json_depth, c_.streams);
               }});
+  // the Anthropic Messages API: the same engine path, Anthropic's shapes (its errors included)
+  table_.add({.method = verb::post, .path = "/v1/messages", .needs_key = true, .rate_limited = true,
+              .errors = ErrorShape::kAnthropic, .handler = [this](Exchange& x) {
+                messages_over_http(x, c_.scheduler, c_.model, c_.max_json_depth, c_.streams);
+              }});
+  table_.add({.method = verb::post, .path = "/v1/messages/count_tokens", .needs_key = true,
+              .errors = ErrorShape::kAnthropic,
+              .handler = [this](Exchange& x) { count_tokens_over_http(x, c_.model, c_.max_json_depth); }});
   // llama-server's tokenizer endpoints, behind the key like the API
   table_.add({.method = verb::post, .path = "/tokenize", .needs_key = true, .handler = [this](Exchange& x) {
                 reply_json(x, tokenize_body(x.req.body(), c_.model, c_.max_json_depth));
@@ -56,11 +65,12 @@ Routes::Routes(ServerContext ctx) : c_(ctx), table_(c_.metrics, c_.limiter, c_.k
               .handler = [this](Exchange& x) { serve_websocket_chat(x, c_); }});
 }
 
-Response Routes::rejected(http::status status, std::string_view reason) {
+Response Routes::rejected(http::status status, std::string_view reason, std::string_view target) {
   c_.metrics.request("invalid", static_cast<int>(status), 0.0);
   // unread, so no method or path: the transport's reason instead
   log::info(fmt::format("- - {} rejected: {}", static_cast<int>(status), reason));
-  return error_response(invalid(static_cast<int>(status), "", std::string(reason), ""), false);
+  return error_response(invalid(static_cast<int>(status), "", std::string(reason), ""), false,
+                        table_.errors_for(target));
 }
 
 void Routes::health(Exchange& x) {

@@ -1,4 +1,4 @@
-// The server's endpoints: the OpenAI API, the WebSocket chat, health,
+// The server's endpoints: the OpenAI and Anthropic APIs, the WebSocket chat, health,
 // metrics and the chat page, each one row of a route table; and the API's
 // answer to requests the transport could not read.
 #pragma once
@@ -19,7 +19,7 @@ class Routes : public HttpHandler {
   Routes& operator=(const Routes&) = delete;
 
   void handle(Request&& req, const std::shared_ptr<HttpSession>& session) override { table_.dispatch(std::move(req), session); }
-  Response rejected(http::status status, std::string_view reason) override;
+  Response rejected(http::status status, std::string_view reason, std::string_view target) override;
   void connection(int delta) override { c_.metrics.connection(delta); }
   // From now on /health answers 503 so load balancers move on.
   void begin_shutdown() { draining_.store(true); }

@@ -225,6 +225,24 @@ TEST(StopMatcher, HoldsBackPartialMatches) {
   EXPECT_EQ(m.held_back("hello"), 0u);
   EXPECT_EQ(m.find("ab</end>cd", 3), 2u);
   EXPECT_EQ(m.find("abc", 0), std::string::npos);
+  std::size_t which = 99;
+  EXPECT_EQ(m.find("a xyz </end>", 0, &which), 2u);  // the earliest match wins
+  EXPECT_EQ(m.stop(which), "xyz");
+}
+
+TEST(CompletionText, TellsWhichStopStringEndedIt) {
+  CompletionText t({"", "STOP", "END"});  // the empty one is dropped, the indices still right
+  EXPECT_FALSE(t.push("abc E"));
+  EXPECT_TRUE(t.stopped_by().empty());
+  EXPECT_TRUE(t.push("ND"));
+  EXPECT_EQ(t.text(), "abc ");
+  EXPECT_EQ(t.stopped_by(), "END");
+  CompletionText copy = t;  // beam search copies texts: the copy answers from its own strings
+  EXPECT_EQ(copy.stopped_by(), "END");
+  CompletionText none({"STOP"});
+  EXPECT_FALSE(none.push("abc"));
+  EXPECT_FALSE(none.finish());
+  EXPECT_TRUE(none.stopped_by().empty());
 }
 
 // --- beam search

@@ -38,6 +38,7 @@ struct Outcome {
   bool done = false;
   FinishReason finish = FinishReason::kLength;
   JobUsage usage;
+  std::string stop_string;  // the last event's
 };
 
 class Collector {
@@ -54,6 +55,7 @@ class Collector {
         o.done = true;
         o.finish = e.finish;
         o.usage = e.usage;
+        o.stop_string = std::string(e.stop_string);
         EXPECT_TRUE(e.error.empty()) << e.error;
         cv_.notify_all();
       }
@@ -227,12 +229,24 @@ TEST(Scheduler, StopStringsMatchTheSingleSequencePath) {
   Collector c;
   Scheduler s(tiny(), &tok(), {});
   Job j = greedy_job(p, 20);
-  j.stop = {stop};
+  j.stop = {"never-appears-\x01", stop};
   ASSERT_EQ(s.submit(j, c.sink(0)).code, SubmitResult::Code::kOk);
   const Outcome r = c.wait(0);
   EXPECT_EQ(r.text, expected);
   EXPECT_EQ(r.finish, FinishReason::kStop);
   EXPECT_EQ(r.text.find(stop), std::string::npos);
+  EXPECT_EQ(r.stop_string, stop);  // the one that matched, for the Anthropic API's stop_sequence
+}
+
+TEST(Scheduler, NoStopStringWhenTheBudgetEnds) {
+  Collector c;
+  Scheduler s(tiny(), &tok(), {});
+  Job j = greedy_job(prompt_ids(1), 4);
+  j.stop = {"never-appears-\x01"};
+  ASSERT_EQ(s.submit(j, c.sink(0)).code, SubmitResult::Code::kOk);
+  const Outcome r = c.wait(0);
+  EXPECT_EQ(r.finish, FinishReason::kLength);
+  EXPECT_TRUE(r.stop_string.empty());
 }
 
 TEST(Scheduler, ReusesACachedPrefix) {

@@ -1,5 +1,6 @@
 // The route table's matching: exact paths, "{id}" paths, the methods a path
-// takes (for 405's Allow) and the metrics label of unknown paths.
+// takes (for 405's Allow), the metrics label of unknown paths, and the error
+// shape of a path's routes.
 #include "server/route_table.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,8 @@ class RouteTableTest : public ::testing::Test {
     table_.add({.method = http::verb::post, .path = "/v1/chat/completions", .rate_limited = true, .handler = [](Exchange&) {}});
     table_.add({.method = http::verb::get, .path = "/both", .handler = [](Exchange&) {}});
     table_.add({.method = http::verb::post, .path = "/both", .handler = [](Exchange&) {}});
+    table_.add({.method = http::verb::post, .path = "/v1/messages", .errors = ErrorShape::kAnthropic,
+                .handler = [](Exchange&) {}});
   }
   Metrics metrics_;
   RateLimiter limiter_;
@@ -63,6 +66,15 @@ TEST_F(RouteTableTest, UnknownPaths) {
     EXPECT_EQ(m.allowed, "") << path;
     EXPECT_EQ(m.label, "other") << path;
   }
+}
+
+TEST_F(RouteTableTest, ErrorShapeIsThePathsRoutes) {
+  // whatever the method (a 405 too) and the query, Anthropic's routes answer in its shape
+  EXPECT_EQ(table_.match(http::verb::get, "/v1/messages").errors, ErrorShape::kAnthropic);
+  EXPECT_EQ(table_.errors_for("/v1/messages?beta=true"), ErrorShape::kAnthropic);
+  EXPECT_EQ(table_.errors_for("/v1/chat/completions"), ErrorShape::kOpenAI);
+  EXPECT_EQ(table_.errors_for("/nowhere"), ErrorShape::kOpenAI);
+  EXPECT_EQ(table_.errors_for(""), ErrorShape::kOpenAI);  // a header never read whole
 }
 
 }  // namespace
