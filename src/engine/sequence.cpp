@@ -59,6 +59,7 @@ std::optional<FinishReason> Sequence::take_sampled() {
   if (usage_.completion_tokens++ == 0) usage_.time_to_first_token = seconds_since(submitted_);
   if (job_.is_stop_token(tok)) return FinishReason::kStop;
   if (tokenizer_ && text_.push(tokenizer_->token_bytes(tok))) return FinishReason::kStop;
+  if (constraint_ && constraint_->complete()) return FinishReason::kStop;  // nothing may follow: no need to draw the end
   if (usage_.completion_tokens >= max_tokens_) return FinishReason::kLength;
   const std::string_view piece = text_.take();
   if (piece.empty() && logprobs_.empty()) return std::nullopt;  // the ids go with the next event

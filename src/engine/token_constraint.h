@@ -19,6 +19,10 @@ class TokenConstraint {
   virtual bool allowed(std::span<uint64_t> bits, int64_t remaining) = 0;
   // The token drawn joins the text.
   virtual void accept(int32_t token) = 0;
+  // The text is whole and nothing may follow it: the answer ends here, as if
+  // a stop token came (so a budget spent on the last token of a whole answer
+  // is a stop, not a cut).
+  virtual bool complete() const { return false; }
 };
 
 // Makes a job's constraint when it starts (each sample its own).

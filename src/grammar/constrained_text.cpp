@@ -25,15 +25,6 @@ bool ConstrainedText::accept_bytes(std::string_view bytes) {
   return true;
 }
 
-bool ConstrainedText::complete() const {
-  if (!matcher_.accepting(state_)) return false;
-  for (int c = 0; c < 256; ++c) {
-    State probe;
-    if (matcher_.advance(state_, static_cast<uint8_t>(c), probe)) return false;
-  }
-  return true;
-}
-
 std::string ConstrainedText::describe() const {
   std::string s;
   for (int t = 0; t < state_.threads(); ++t) {

@@ -25,8 +25,8 @@ class ConstrainedText {
   bool accept(int32_t token);
   bool accept_bytes(std::string_view bytes);
   bool accepting() const { return matcher_.accepting(state_); }
-  // Nothing may follow: the text is a whole match that cannot grow.
-  bool complete() const;
+  // Nothing may follow: every way the text matched has closed its last value.
+  bool complete() const { return !state_.empty() && state_.frames.empty(); }
   std::string describe() const;  // the state, for debugging
 
  private:

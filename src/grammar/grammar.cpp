@@ -103,7 +103,7 @@ void Grammar::finish() {
           break;
         case NodeKind::kNumber:
         case NodeKind::kInteger: v = number_min_bytes(n); break;
-        case NodeKind::kLiteral: v = static_cast<int64_t>(n.literal.size()); break;
+        case NodeKind::kLiteral: v = cost_of(n.literal); break;
         case NodeKind::kAlternatives:
           for (uint32_t c : n.children) v = std::min(v, mb(c));
           break;

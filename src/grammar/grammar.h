@@ -4,9 +4,11 @@
 // by index, so recursive schemas ($ref) are cycles, not copies.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "grammar/byte_regex.h"
@@ -55,7 +57,14 @@ struct Grammar {
   std::vector<Node> nodes;
   std::vector<ByteRegex> regexes;
   uint32_t root = 0;
-  // Filled by finish(): the fewest bytes a value of each node takes.
+  // What the rest of a literal costs to write; unset: a byte each. With the
+  // vocabulary's greedy token count, a marker such as "<｜tool▁call▁end｜>"
+  // costs the one token it is, and closing in time (min_close) counts tokens.
+  std::function<int64_t(std::string_view)> literal_cost;
+  int64_t cost_of(std::string_view literal) const {
+    return literal_cost ? literal_cost(literal) : static_cast<int64_t>(literal.size());
+  }
+  // Filled by finish(): the fewest bytes (literals: their cost) a value of each node takes.
   std::vector<int64_t> min_bytes;
   int64_t max_min_bytes = 0;  // the largest of them (finite ones)
 

@@ -265,16 +265,18 @@ Result<uint32_t> add_schema(Grammar& g, const json& schema) {
   return c.value(schema, "", 0);
 }
 
-Result<Grammar> schema_grammar(const json& schema) {
+Result<Grammar> schema_grammar(const json& schema, std::function<int64_t(std::string_view)> literal_cost) {
   Grammar g;
+  g.literal_cost = std::move(literal_cost);
   DSV3_ASSIGN_OR_RETURN(g.root, add_schema(g, schema));
   g.finish();
   if (g.min_bytes[g.root] >= kNoValue) return make_error("schema: no value satisfies it");
   return g;
 }
 
-Grammar json_object_grammar() {
+Grammar json_object_grammar(std::function<int64_t(std::string_view)> literal_cost) {
   Grammar g;
+  g.literal_cost = std::move(literal_cost);
   g.any_value();
   g.root = g.any.object;
   g.finish();

@@ -20,9 +20,9 @@ namespace dsv3::grammar {
 
 // Adds the schema's nodes to g; returns the node of its values.
 Result<uint32_t> add_schema(Grammar& g, const nlohmann::json& schema);
-// A grammar of one value of the schema; finished.
-Result<Grammar> schema_grammar(const nlohmann::json& schema);
+// A grammar of one value of the schema; finished (literal_cost: see Grammar).
+Result<Grammar> schema_grammar(const nlohmann::json& schema, std::function<int64_t(std::string_view)> literal_cost = nullptr);
 // A grammar of any JSON object (response_format json_object); finished.
-Grammar json_object_grammar();
+Grammar json_object_grammar(std::function<int64_t(std::string_view)> literal_cost = nullptr);
 
 }  // namespace dsv3::grammar

@@ -615,7 +615,7 @@ int64_t Matcher::rest(const Stack& st, int i) const {
   switch (n.kind) {
     case NodeKind::kAnyValue:
     case NodeKind::kAlternatives: return mb[f.node];
-    case NodeKind::kLiteral: return static_cast<int64_t>(n.literal.size() - f.count);
+    case NodeKind::kLiteral: return g_.cost_of(std::string_view(n.literal).substr(f.count));
     case NodeKind::kString: {
       if (f.phase == 0) return mb[f.node];
       const int64_t pending = (f.esc == 1 ? 1 : f.esc >= 2 ? 6 - f.esc : 0) + f.ws;

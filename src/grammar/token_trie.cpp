@@ -96,6 +96,27 @@ TokenVocabulary::TokenVocabulary(const std::vector<std::string>& tokens, const s
   ascii_plain_ = TokenTrie(tokens, ascii);
 }
 
+int64_t TokenVocabulary::greedy_tokens(std::string_view text) const {
+  int64_t n = 0;
+  const TokenTrie& t = all_;
+  for (std::size_t at = 0; at < text.size(); ++n) {
+    // down the trie along text: the children of node i are i + 1 and its siblings
+    std::size_t best = 1, depth = 0, i = 0, end = t.size();
+    while (at + depth < text.size()) {
+      const auto want = static_cast<uint8_t>(text[at + depth]);
+      std::size_t c = depth == 0 ? 0 : i + 1;
+      while (c < end && t.byte(c) != want) c = t.subtree_end(c);
+      if (c >= end || t.depth(c) != depth + 1) break;
+      ++depth;
+      if (!t.tokens_at(c).empty()) best = depth;
+      i = c;
+      end = t.subtree_end(c);
+    }
+    at += best;
+  }
+  return n;
+}
+
 std::span<const uint64_t> TokenVocabulary::plain_up_to(int64_t k) const {
   const int64_t c = std::clamp<int64_t>(k, 0, kMaxPlain);
   return {plain_.data() + static_cast<std::size_t>(c) * words(), words()};

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dsv3::grammar {
@@ -52,6 +53,10 @@ class TokenVocabulary {
   std::span<const uint64_t> plain_up_to(int64_t k) const;
   int max_token_bytes() const { return all_.max_depth(); }
   const std::string& token(int32_t id) const { return tokens_[static_cast<std::size_t>(id)]; }
+  // Tokens in the greedy (longest first) split of text: what writing it
+  // takes at most, and one fewer after its first token. Bytes no token
+  // holds count one each.
+  int64_t greedy_tokens(std::string_view text) const;
 
  private:
   int64_t vocab_ = 0;

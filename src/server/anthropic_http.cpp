@@ -18,6 +18,26 @@ Response anthropic_error(const ApiError& e, bool keep_alive) {
   return error_response(e, keep_alive, ErrorShape::kAnthropic);
 }
 
+// How the one sample ended (a message has one: n is always 1 here), kept
+// for the job's end, which brings the usage.
+class SampleEnd {
+ public:
+  void keep(const JobEvent& last) {
+    finish_ = last.finish;
+    stop_.assign(last.stop_string);
+  }
+  JobEvent with_usage(const JobEvent& total) const {
+    JobEvent e = total;
+    e.finish = finish_;
+    e.stop_string = stop_;
+    return e;
+  }
+
+ private:
+  FinishReason finish_ = FinishReason::kLength;
+  std::string stop_;  // the event's view does not outlive it
+};
+
 // The whole message in one JSON body (stream off).
 class JsonMessage final : public AnswerWriter {
  public:
@@ -25,10 +45,11 @@ class JsonMessage final : public AnswerWriter {
       : session_(std::move(session)), model_id_(std::move(model_id)), format_(format) {}
   bool client_gone() const override { return session_->gone(); }
   void delta(const JobEvent& e) override { text_.append(e.text); }
-  void finish(const JobEvent& last) override {
+  void sample_done(const JobEvent& last) override { end_.keep(last); }
+  void finish(const JobEvent& total) override {
     // cut off by the shutdown: a partial message would pass for a whole one
-    if (last.finish == FinishReason::kCancelled) return fail(cut_off());
-    const auto body = anthropic_message(model_id_, text_, format_, last);
+    if (total.finish == FinishReason::kCancelled) return fail(cut_off());
+    const auto body = anthropic_message(model_id_, text_, format_, end_.with_usage(total));
     session_->reply(make_response(http::status::ok, dump(body), "application/json", true));
   }
   void fail(const ApiError& e) override { session_->reply(anthropic_error(e, true)); }
@@ -38,6 +59,7 @@ class JsonMessage final : public AnswerWriter {
   std::string model_id_;
   text::OutputFormat format_;
   std::string text_;
+  SampleEnd end_;
 };
 
 // Named server-sent events; the stream ends with message_stop, or an error event.
@@ -52,11 +74,12 @@ class SseMessage final : public AnswerWriter {
     write(stream_.start());
   }
   void delta(const JobEvent& e) override { write(stream_.delta(e.text)); }
-  void finish(const JobEvent& last) override {
+  void sample_done(const JobEvent& last) override { end_.keep(last); }
+  void finish(const JobEvent& total) override {
     // a stream whose client is still there is only cancelled by the shutdown:
     // an error event says it was cut off, so clients do not take it as whole
-    if (last.finish == FinishReason::kCancelled) return fail(cut_off());
-    write(stream_.finish(last));
+    if (total.finish == FinishReason::kCancelled) return fail(cut_off());
+    write(stream_.finish(end_.with_usage(total)));
     session_->stream_end();
   }
   void fail(const ApiError& e) override {
@@ -73,6 +96,7 @@ class SseMessage final : public AnswerWriter {
 
   std::shared_ptr<HttpSession> session_;
   AnthropicStream stream_;
+  SampleEnd end_;
 };
 
 // Refusals are whole error responses, whatever the request asked for.

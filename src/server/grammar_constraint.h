@@ -22,6 +22,7 @@ class GrammarConstraint final : public TokenConstraint {
                     std::vector<int32_t> stop_tokens);
   bool allowed(std::span<uint64_t> bits, int64_t remaining) override;
   void accept(int32_t token) override;
+  bool complete() const override { return active_ && !broken_ && text_.complete(); }
 
  private:
   grammar::ConstrainedText text_;

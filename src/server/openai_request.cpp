@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "server/json_fields.h"
 #include "server/openai_tools.h"
 
 namespace dsv3::server {
@@ -13,29 +14,8 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// A field that is absent or null counts as not given (OpenAI clients send nulls).
-const json* field(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-const char* type_name(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::binary: return "binary";
-    case json::value_t::discarded: return "invalid";
-    default: return "a number";
-  }
-}
-
-ApiError wrong_type(const std::string& param, const char* want, const json& got) {
-  return invalid(param, fmt::format("'{}' must be {}, got {}", param, want, type_name(got)));
-}
+const json* field(const json& body, const char* name) { return optional_field(body, name); }
+ApiError wrong_type(const std::string& param, const char* want, const json& got) { return field_type_error(param, want, got); }
 
 // Reads an optional number in [lo, hi] into out; returns an error if present and bad.
 std::optional<ApiError> read_number(const json& body, const char* name, double lo, double hi, float& out) {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
-#include <random>
+
+#include "server/random_id.h"
 
 namespace dsv3::server {
 
@@ -14,13 +14,6 @@ using nlohmann::json;
 std::string_view finish_name(FinishReason r) { return finish_reason_name(r); }
 
 namespace {
-
-std::string random_id(const char* prefix) {
-  static std::mutex mu;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(mu);
-  return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
-}
 
 json bytes_of(const std::string& s) {
   json b = json::array();

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "grammar/json_schema.h"
+#include "grammar/token_trie.h"
+#include "server/json_fields.h"
 #include "server/tool_grammar.h"
 
 namespace dsv3::server {
@@ -12,11 +14,7 @@ using nlohmann::ordered_json;
 
 namespace {
 
-const json* field(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return nullptr;
-  return &*it;
-}
+const json* field(const json& body, const char* name) { return optional_field(body, name); }
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 64) return false;
@@ -67,7 +65,13 @@ std::variant<std::vector<Tool>, ApiError> read_tools(const json& tools) {
   return out;
 }
 
-std::variant<std::optional<GrammarSpec>, ApiError> read_response_format(const json& body) {
+// Literals cost the tokens they take, so a short max_tokens still closes a call.
+std::function<int64_t(std::string_view)> token_cost(const ModelInfo& model) {
+  if (!model.vocabulary) return nullptr;
+  return [v = model.vocabulary](std::string_view s) { return v->greedy_tokens(s); };
+}
+
+std::variant<std::optional<GrammarSpec>, ApiError> read_response_format(const json& body, const ModelInfo& model) {
   const json* rf = field(body, "response_format");
   if (!rf) return std::optional<GrammarSpec>();
   if (!rf->is_object()) return invalid("response_format", "'response_format' must be an object");
@@ -75,7 +79,7 @@ std::variant<std::optional<GrammarSpec>, ApiError> read_response_format(const js
   if (!type || !type->is_string()) return invalid("response_format.type", "'response_format.type' must be a string");
   const std::string t = type->get<std::string>();
   if (t == "text") return std::optional<GrammarSpec>();
-  if (t == "json_object") return std::optional<GrammarSpec>(GrammarSpec{std::make_shared<const grammar::Grammar>(grammar::json_object_grammar())});
+  if (t == "json_object") return std::optional<GrammarSpec>(GrammarSpec{std::make_shared<const grammar::Grammar>(grammar::json_object_grammar(token_cost(model)))});
   if (t != "json_schema")
     return invalid("response_format.type", fmt::format("unknown response_format type '{}' (text, json_object, json_schema)", t));
   const json* js = field(*rf, "json_schema");
@@ -86,7 +90,7 @@ std::variant<std::optional<GrammarSpec>, ApiError> read_response_format(const js
     return invalid("response_format.json_schema.strict", "'response_format.json_schema.strict' must be a boolean");
   const json* schema = field(*js, "schema");
   if (!schema) return invalid("response_format.json_schema.schema", "'response_format.json_schema.schema' is required");
-  auto g = grammar::schema_grammar(*schema);
+  auto g = grammar::schema_grammar(*schema, token_cost(model));
   if (!g) return invalid("response_format.json_schema.schema", g.error().message);
   return std::optional<GrammarSpec>(GrammarSpec{std::make_shared<const grammar::Grammar>(std::move(g).value())});
 }
@@ -112,7 +116,7 @@ std::string describe_tools(const ordered_json& tools, text::ToolCallFormat forma
 
 std::variant<AgentRequest, ApiError> read_agent_fields(const json& body, const ModelInfo& model) {
   AgentRequest r;
-  auto rf = read_response_format(body);
+  auto rf = read_response_format(body, model);
   if (auto* e = std::get_if<ApiError>(&rf)) return *e;
   std::optional<GrammarSpec> format_grammar = std::get<std::optional<GrammarSpec>>(rf);
 
@@ -168,7 +172,7 @@ std::variant<AgentRequest, ApiError> read_agent_fields(const json& body, const M
     return invalid("tool_choice", fmt::format("tool_choice names '{}', which is not among the tools", named));
   const int max_calls = parallel ? 8 : 1;
   if (choice == "required" || choice == "named") {
-    auto g = tool_call_grammar(callable, r.format, max_calls, false);
+    auto g = tool_call_grammar(callable, r.format, max_calls, false, token_cost(model));
     if (!g) return invalid("tools", g.error().message);
     r.grammar = GrammarSpec{std::move(g).value()};
   } else if (format_grammar) {
@@ -177,7 +181,7 @@ std::variant<AgentRequest, ApiError> read_agent_fields(const json& body, const M
     // the calls are free to come or not; once begun, they follow the format
     const auto ids = model.encode(kToolCallsBegin);
     if (ids.size() == 1) {
-      auto g = tool_call_grammar(callable, r.format, max_calls, true);
+      auto g = tool_call_grammar(callable, r.format, max_calls, true, token_cost(model));
       if (!g) return invalid("tools", g.error().message);
       r.grammar = GrammarSpec{std::move(g).value(), ids[0]};
     }

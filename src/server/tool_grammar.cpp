@@ -12,8 +12,10 @@ using grammar::NodeKind;
 
 Result<std::shared_ptr<const grammar::Grammar>> tool_call_grammar(const std::vector<CallableTool>& tools,
                                                                   text::ToolCallFormat format, int max_calls,
-                                                                  bool after_begin) {
+                                                                  bool after_begin,
+                                                                  std::function<int64_t(std::string_view)> literal_cost) {
   auto g = std::make_shared<Grammar>();
+  g->literal_cost = std::move(literal_cost);
   Node one;
   one.kind = NodeKind::kAlternatives;
   for (std::size_t i = 0; i < tools.size(); ++i) {

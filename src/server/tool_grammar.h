@@ -21,9 +21,11 @@ struct CallableTool {
 // One call, or up to `max_calls` (joined as the format joins them).
 // after_begin: the grammar starts after "<｜tool▁calls▁begin｜>" (a trigger
 // token already opened the calls). An error names the tool whose schema fails.
+// literal_cost: see grammar::Grammar.
 Result<std::shared_ptr<const grammar::Grammar>> tool_call_grammar(const std::vector<CallableTool>& tools,
                                                                   text::ToolCallFormat format, int max_calls,
-                                                                  bool after_begin);
+                                                                  bool after_begin,
+                                                                  std::function<int64_t(std::string_view)> literal_cost = nullptr);
 
 // DeepSeek's markers (bars U+FF5C, separators U+2581).
 inline constexpr const char* kToolCallsBegin = "<｜tool▁calls▁begin｜>";
