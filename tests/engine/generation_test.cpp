@@ -205,6 +205,36 @@ TEST(Generation, SeededSamplingIsReproducible) {
   EXPECT_NE(generate(req)->text, ra->text);
 }
 
+// A constraint that allows only token `only`, and says the text is whole after `len` tokens.
+class OnlyToken final : public TokenConstraint {
+ public:
+  OnlyToken(int32_t only, int len) : only_(only), left_(len) {}
+  bool allowed(std::span<uint64_t> bits, int64_t) override {
+    bits[static_cast<std::size_t>(only_) / 64] |= uint64_t{1} << (only_ % 64);
+    return true;
+  }
+  void accept(int32_t t) override {
+    EXPECT_EQ(t, only_);
+    --left_;
+  }
+  bool complete() const override { return left_ <= 0; }
+
+ private:
+  int32_t only_;
+  int left_;
+};
+
+TEST(Generation, AConstraintChoosesTheTokensAndEndsTheAnswerWhenWhole) {
+  Job job = greedy_request(20);
+  job.sampling.temperature = 1.0f;
+  job.sampling.seed = 7;
+  job.constraint = [] { return std::make_unique<OnlyToken>(1000, 3); };
+  auto r = generate(job);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->tokens, std::vector<int32_t>(3, 1000));
+  EXPECT_EQ(r->finish, FinishReason::kStop) << "whole at its third token: a stop, without drawing an end token";
+}
+
 TEST(Generation, BadRequestsAreErrors) {
   Scheduler s(tiny(), &tok(), one_sequence_options());
   Job req = greedy_request(4);

@@ -108,6 +108,19 @@ TEST(OpenAiTools, RequiredToolChoiceMakesEveryAnswerAToolCallOfTheSchema) {
   }
 }
 
+// Markers cost the one token each is: a budget of tokens, not bytes, is enough.
+TEST(OpenAiTools, AShortBudgetStillClosesTheCall) {
+  EXPECT_EQ(served().info.vocabulary->greedy_tokens(kToolCallsBegin), 1);
+  EXPECT_EQ(served().info.vocabulary->greedy_tokens(std::string(kToolCallEnd) + kToolCallsEnd), 2);
+  const ParsedRequest p = parse_ok(chat({{"tools", kTools}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}}}));
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const std::string out = draw(p, seed, 40);
+    const auto parsed = text::parse_assistant_output(out, p.output);
+    ASSERT_EQ(parsed.tool_calls.size(), 1u) << out;
+    EXPECT_TRUE(json::parse(parsed.tool_calls[0].arguments, nullptr, false).is_object()) << out;
+  }
+}
+
 TEST(OpenAiTools, TheTemplateWithoutToolsGetsThemInASystemMessage) {
   const ParsedRequest with = parse_ok(chat({{"tools", kTools}}));
   const ParsedRequest without = parse_ok(chat(json::object()));
