@@ -113,7 +113,7 @@ Real number_value(const Frame& f) {
 void Matcher::load(const State& s, int t, Stack& st) {
   const uint32_t from = t ? s.ends[static_cast<std::size_t>(t - 1)] : 0, to = s.ends[static_cast<std::size_t>(t)];
   st.n = static_cast<int>(to - from);
-  std::memcpy(st.f, s.frames.data() + from, sizeof(Frame) * static_cast<std::size_t>(st.n));
+  if (st.n > 0) std::memcpy(st.f, s.frames.data() + from, sizeof(Frame) * static_cast<std::size_t>(st.n));
 }
 
 void Matcher::emit(const Stack& st, State& out) const {

@@ -120,9 +120,12 @@ INSTANTIATE_TEST_SUITE_P(Cli, MpiLogits, testing::ValuesIn(logits_cases()), [](c
 
 // Greedy decoding (prefill, then one token per pass) prints the single
 // process's tokens, once.
+// Every prompt of the bf16 model, the first of the fp8 one: the in-process
+// split goldens (tests/golden) already hold every prompt of both to the
+// reference; these runs check what only mpirun shows (ranks, printing once).
 TEST_F(Mpi, GreedyTokensIdenticalAndPrintedOnce) {
   for (const std::string model : {"tiny", "tiny-fp8"}) {
-    for (int p = 0; p < reference_prompt_count(model); ++p) {
+    for (int p = 0; p < (model == "tiny" ? reference_prompt_count(model) : 1); ++p) {
       const auto& pr = reference_json(model)["prompts"][p];
       const std::string args = "generate --model " + model_dir(model) + " --ids " +
                                join_ids(pr["ids"].get<std::vector<int32_t>>()) + " --max-tokens " +
