@@ -79,6 +79,11 @@ int64_t number_min_bytes(const Node& n) {
 }  // namespace
 
 void Grammar::finish() {
+  for (Node& n : nodes) {
+    n.required = 0;
+    for (std::size_t i = 0; i < n.properties.size(); ++i)
+      if (n.properties[i].required) n.required |= uint64_t{1} << i;
+  }
   min_bytes.assign(nodes.size(), kNoValue);
   for (int round = 0; round < 1000; ++round) {
     bool changed = false;

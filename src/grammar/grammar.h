@@ -43,6 +43,7 @@ struct Node {
   // kObject
   std::vector<Property> properties;  // at most 64
   int64_t additional = -1;           // node of other properties' values; -1: none allowed
+  uint64_t required = 0;             // bit i: properties[i] is required (set by Grammar::finish)
   // kArray (children[0] the items) and kRepeat
   int64_t min_items = 0, max_items = kUnbounded;
   // kString: in code points

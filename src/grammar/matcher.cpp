@@ -189,51 +189,64 @@ bool Matcher::lazily_done(const Frame& f) const {
   return false;
 }
 
+namespace {
+
+// A byte of a JSON string's content (not its closing quote), for values and keys alike.
+enum class StringByte { kBad, kContinues, kStarts };  // kContinues: of an escape or a UTF-8 sequence
+StringByte string_byte(Frame& f, uint8_t c) {
+  if (f.esc == 1) {
+    if (c == 'u') f.esc = 2;
+    else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') f.esc = 0;
+    else return StringByte::kBad;
+    return StringByte::kContinues;
+  }
+  if (f.esc >= 2) {
+    if (!is_hex(c)) return StringByte::kBad;
+    f.esc = f.esc == 5 ? 0 : f.esc + 1;
+    return StringByte::kContinues;
+  }
+  if (f.ws) {  // a UTF-8 sequence's continuation
+    if ((c & 0xC0) != 0x80) return StringByte::kBad;
+    --f.ws;
+    return StringByte::kContinues;
+  }
+  if (c < 0x20) return StringByte::kBad;
+  if (c == '\\') {
+    f.esc = 1;
+  } else if (c >= 0x80) {
+    if (c >= 0xC2 && c <= 0xDF) f.ws = 1;
+    else if (c >= 0xE0 && c <= 0xEF) f.ws = 2;
+    else if (c >= 0xF0 && c <= 0xF4) f.ws = 3;
+    else return StringByte::kBad;
+  }
+  return StringByte::kStarts;
+}
+
+}  // namespace
+
 Matcher::Act Matcher::string(Frame& f, const Node& n, uint8_t c) const {
   if (f.phase == 0) {
     if (c != '"') return Act::kReject;
     f.phase = 1;
     return Act::kTaken;
   }
-  if (f.esc == 1) {
-    if (c == 'u') {
-      f.esc = 2;
-      return Act::kTaken;
+  if (f.esc == 0 && f.ws == 0) {  // a new character, or the end
+    if (c == '"') {
+      if (static_cast<int64_t>(f.count) < n.min_length) return Act::kReject;
+      if (n.regex >= 0 && !g_.regexes[static_cast<std::size_t>(n.regex)].accepting(f.extra)) return Act::kReject;
+      return Act::kTakenDone;
     }
-    if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
-      f.esc = 0;
-      return Act::kTaken;
+    if (static_cast<int64_t>(f.count) >= n.max_length) return Act::kReject;
+    if (n.regex >= 0) {  // printable ASCII, no escapes
+      const int32_t t = g_.regexes[static_cast<std::size_t>(n.regex)].next(f.extra, c);
+      if (t < 0 || c == '\\') return Act::kReject;
+      f.extra = t;
     }
-    return Act::kReject;
   }
-  if (f.esc >= 2) {
-    if (!is_hex(c)) return Act::kReject;
-    f.esc = f.esc == 5 ? 0 : f.esc + 1;
-    return Act::kTaken;
-  }
-  if (f.ws) {  // a UTF-8 sequence's continuation
-    if ((c & 0xC0) != 0x80) return Act::kReject;
-    --f.ws;
-    return Act::kTaken;
-  }
-  const bool room = static_cast<int64_t>(f.count) < n.max_length;
-  if (c == '"') {
-    if (static_cast<int64_t>(f.count) < n.min_length) return Act::kReject;
-    if (n.regex >= 0 && !g_.regexes[static_cast<std::size_t>(n.regex)].accepting(f.extra)) return Act::kReject;
-    return Act::kTakenDone;
-  }
-  if (!room || c < 0x20) return Act::kReject;
-  if (n.regex >= 0) {
-    const int32_t t = g_.regexes[static_cast<std::size_t>(n.regex)].next(f.extra, c);
-    if (t < 0 || c == '\\') return Act::kReject;
-    f.extra = t;
-  } else if (c == '\\') {
-    f.esc = 1;
-  } else if (c >= 0x80) {
-    if (c >= 0xC2 && c <= 0xDF) f.ws = 1;
-    else if (c >= 0xE0 && c <= 0xEF) f.ws = 2;
-    else if (c >= 0xF0 && c <= 0xF4) f.ws = 3;
-    else return Act::kReject;
+  switch (string_byte(f, c)) {
+    case StringByte::kBad: return Act::kReject;
+    case StringByte::kContinues: return Act::kTaken;
+    case StringByte::kStarts: break;
   }
   ++f.count;
   return Act::kTaken;
@@ -267,27 +280,7 @@ Matcher::Act Matcher::key(Frame& f, const Node& n, uint8_t c) const {
     }
     return Act::kReject;
   }
-  // the byte as part of a JSON string
-  if (f.esc == 1) {
-    if (c == 'u') f.esc = 2;
-    else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') f.esc = 0;
-    else return Act::kReject;
-  } else if (f.esc >= 2) {
-    if (!is_hex(c)) return Act::kReject;
-    f.esc = f.esc == 5 ? 0 : f.esc + 1;
-  } else if (f.ws) {
-    if ((c & 0xC0) != 0x80) return Act::kReject;
-    --f.ws;
-  } else if (c < 0x20) {
-    return Act::kReject;
-  } else if (c == '\\') {
-    f.esc = 1;
-  } else if (c >= 0x80) {
-    if (c >= 0xC2 && c <= 0xDF) f.ws = 1;
-    else if (c >= 0xE0 && c <= 0xEF) f.ws = 2;
-    else if (c >= 0xF0 && c <= 0xF4) f.ws = 3;
-    else return Act::kReject;
-  }
+  if (string_byte(f, c) == StringByte::kBad) return Act::kReject;
   auto narrow = [&](uint64_t m) {
     uint64_t out = 0;
     for (; m; m &= m - 1) {
@@ -304,15 +297,15 @@ Matcher::Act Matcher::key(Frame& f, const Node& n, uint8_t c) const {
   return Act::kTaken;
 }
 
+Matcher::Act Matcher::whitespace(Frame& f) {
+  if (f.ws >= kMaxWs) return Act::kReject;
+  ++f.ws;
+  return Act::kTaken;
+}
+
 Matcher::Act Matcher::object(Stack& st, Frame& f, const Node& n, uint8_t c) const {
-  if (f.phase != kObjStart && is_ws(c)) {
-    if (f.ws >= kMaxWs) return Act::kReject;
-    ++f.ws;
-    return Act::kTaken;
-  }
-  uint64_t required = 0;
-  for (std::size_t i = 0; i < n.properties.size(); ++i)
-    if (n.properties[i].required) required |= uint64_t{1} << i;
+  if (f.phase != kObjStart && is_ws(c)) return whitespace(f);
+  const uint64_t required = n.required;
   const uint64_t all = n.properties.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << n.properties.size()) - 1;
   const uint64_t unseen = all & ~f.a;
   auto open_key = [&] {
@@ -359,11 +352,7 @@ Matcher::Act Matcher::object(Stack& st, Frame& f, const Node& n, uint8_t c) cons
 }
 
 Matcher::Act Matcher::array(Stack& st, Frame& f, const Node& n, uint8_t c) const {
-  if (f.phase != kArrStart && is_ws(c)) {
-    if (f.ws >= kMaxWs) return Act::kReject;
-    ++f.ws;
-    return Act::kTaken;
-  }
+  if (f.phase != kArrStart && is_ws(c)) return whitespace(f);
   switch (f.phase) {
     case kArrStart:
       if (c != '[') return Act::kReject;
@@ -582,9 +571,7 @@ int64_t Matcher::rest(const Stack& st, int i) const {
   if (f.role == kKey) {
     // the key, its colon and value, and what the object then still needs
     const Frame& obj = st.f[i - 1];
-    uint64_t required = 0;
-    for (std::size_t k = 0; k < n.properties.size(); ++k)
-      if (n.properties[k].required) required |= uint64_t{1} << k;
+    const uint64_t required = n.required;
     auto after = [&](uint64_t seen) {
       int64_t c = 1;
       for (uint64_t m = required & ~seen; m; m &= m - 1) {
@@ -639,9 +626,7 @@ int64_t Matcher::rest(const Stack& st, int i) const {
       return 1;
     }
     case NodeKind::kObject: {
-      uint64_t required = 0;
-      for (std::size_t k = 0; k < n.properties.size(); ++k)
-        if (n.properties[k].required) required |= uint64_t{1} << k;
+      const uint64_t required = n.required;
       auto props = [&](uint64_t m) {
         int64_t c = 0;
         for (; m; m &= m - 1) {

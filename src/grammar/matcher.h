@@ -67,6 +67,7 @@ class Matcher {
   Act string(Frame& f, const Node& n, uint8_t c) const;
   Act number(Frame& f, const Node& n, uint8_t c) const;
   Act repeat(Stack& st, Frame& f, const Node& n, uint8_t c, State& out) const;
+  static Act whitespace(Frame& f);  // between a container's tokens: a bounded run
   bool push(Stack& st, uint32_t node) const;
   void complete_top(Stack& st) const;
   bool lazily_done(const Frame& f) const;

@@ -12,6 +12,7 @@
 
 #include "engine/scheduler.h"
 #include "support/golden.h"
+#include "support/reference_checks.h"
 #include "support/test_env.h"
 #include "text/tokenizer.h"
 
@@ -21,10 +22,7 @@ namespace {
 const text::Tokenizer& tok() { return tiny_tokenizer(); }
 Transformer& tiny() { return *loaded("tiny").transformer; }
 
-std::vector<int32_t> prompt_ids(int k) {
-  const auto j = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"];
-  return j[k % j.size()]["ids"].get<std::vector<int32_t>>();
-}
+std::vector<int32_t> prompt_ids(int k) { return reference_prompt("tiny", k); }
 
 // The tiny model, counting the token rows it is asked to compute.
 class CountingPass final : public ForwardPass {

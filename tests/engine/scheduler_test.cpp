@@ -16,6 +16,7 @@
 #include "engine/completion.h"
 #include "engine/scheduler.h"
 #include "support/golden.h"
+#include "support/reference_checks.h"
 #include "support/test_env.h"
 #include "text/tokenizer.h"
 
@@ -25,10 +26,7 @@ namespace {
 const text::Tokenizer& tok() { return tiny_tokenizer(); }
 Transformer& tiny() { return *loaded("tiny").transformer; }
 
-std::vector<int32_t> prompt_ids(int k) {
-  const auto j = read_json(reference_dir() + "/goldens/tiny/reference.json")["prompts"];
-  return j[k % j.size()]["ids"].get<std::vector<int32_t>>();
-}
+std::vector<int32_t> prompt_ids(int k) { return reference_prompt("tiny", k); }
 
 // What one job produced, collected from its events.
 struct Outcome {

@@ -7,18 +7,6 @@
 
 namespace dsv3::grammar::testing {
 
-// Whether the whole text is a match (every byte taken, and it may end there).
-inline bool matches(const Grammar& g, std::string_view text) {
-  Matcher m(g);
-  State s, t;
-  m.start(s);
-  for (char c : text) {
-    if (!m.advance(s, static_cast<uint8_t>(c), t)) return false;
-    std::swap(s, t);
-  }
-  return m.accepting(s);
-}
-
 // Whether the text is the start of a match.
 inline bool prefix_ok(const Grammar& g, std::string_view text, State* out = nullptr) {
   Matcher m(g);
@@ -30,6 +18,12 @@ inline bool prefix_ok(const Grammar& g, std::string_view text, State* out = null
   }
   if (out) *out = s;
   return true;
+}
+
+// Whether the whole text is a match (every byte taken, and it may end there).
+inline bool matches(const Grammar& g, std::string_view text) {
+  State s;
+  return prefix_ok(g, text, &s) && Matcher(g).accepting(s);
 }
 
 // Closes the text the shortest way min_close promises: each byte must lower

@@ -39,6 +39,10 @@ const Golden& reference_golden(const std::string& model) {
 
 int reference_prompt_count(const std::string& model) { return static_cast<int>(reference_json(model)["prompts"].size()); }
 
+std::vector<int32_t> reference_prompt(const std::string& model, int k) {
+  return ids_of(reference_json(model)["prompts"][k % reference_prompt_count(model)], "ids");
+}
+
 double expect_reference_rows(ForwardPass& f, const std::string& model, int prompt) {
   const auto& entry = reference_json(model)["prompts"][prompt];
   std::vector<int32_t> seq = ids_of(entry, "ids");

@@ -15,6 +15,8 @@ namespace dsv3::test {
 const nlohmann::json& reference_json(const std::string& model);
 const Golden& reference_golden(const std::string& model);
 int reference_prompt_count(const std::string& model);
+// Golden prompt k's ids (k wraps around the prompts).
+std::vector<int32_t> reference_prompt(const std::string& model, int k);
 // A golden prompt's ids followed by its greedy continuation (the rows the
 // reference's logits cover).
 std::vector<int32_t> prompt_and_greedy(const std::string& model, int prompt);
